@@ -1,0 +1,313 @@
+"""The `rag` command line. Thin: every command builds Settings once and calls the services."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from rag.config import load_settings
+from rag.errors import InputError, RagError
+from rag.knowledge_base import KnowledgeBase
+from rag.types import Hit, SearchFilters
+
+log = logging.getLogger("rag")
+
+
+class RagGroup(click.Group):
+    """Turns our errors into one readable line and an exit code; a user never sees a stack trace."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RagError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            ctx.exit(1)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            log.debug("unexpected error", exc_info=True)
+            click.echo(
+                f"error: unexpected {exc.__class__.__name__}: {exc}. Run again with RAG_DEBUG=1 for "
+                "details, and please report it.",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+@click.group(cls=RagGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="private-rag")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """private-rag: ask questions of your own documents, on your own servers."""
+    _configure_logging()
+
+
+def _configure_logging() -> None:
+    debug = os.environ.get("RAG_DEBUG", "") not in ("", "0")
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "transformers", "sentence_transformers", "unstructured", "pdfminer", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _knowledge_base(ctx: click.Context) -> KnowledgeBase:
+    kb = KnowledgeBase(load_settings())
+    ctx.call_on_close(kb.close)
+    return kb
+
+
+def _ledger(kb: KnowledgeBase) -> Any:
+    from ingest.ledger import Ledger
+
+    return Ledger(kb.settings.collection_dir / "ledger.sqlite3")
+
+
+def _ingest_service(ctx: click.Context, kb: KnowledgeBase) -> Any:
+    from ingest.service import IngestService
+
+    ledger = _ledger(kb)
+    ctx.call_on_close(ledger.close)
+    return IngestService(kb, ledger)
+
+
+def display_source(source: str) -> str:
+    try:
+        return str(Path(source).relative_to(Path.cwd()))
+    except ValueError:
+        return source
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal; nothing when piped or asked for JSON."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("", total=None)
+
+        def update(done: int, total: int, path: Path) -> None:
+            progress.update(task, completed=done, total=total, description=path.name)
+
+        yield update
+
+
+# -- ingest ----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--sync", "remove_missing", is_flag=True, help="Also remove documents whose files are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], remove_missing: bool, as_json: bool) -> None:
+    """Add, update (and with --sync remove) the documents under PATHS."""
+    kb = _knowledge_base(ctx)
+    service = _ingest_service(ctx, kb)
+    with _progress(not as_json, "Ingesting") as on_progress:
+        report = service.sync(list(paths), remove_missing=remove_missing, on_progress=on_progress)
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+        return
+    click.echo(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}, failed {len(report.failed)}"
+        + (f", skipped {report.skipped} unsupported" if report.skipped else "")
+        + f" ({report.chunks_embedded} chunks embedded)"
+    )
+    for failure in report.failed:
+        click.echo(f"  failed: {failure['path']}: {failure['error']}", err=True)
+
+
+# -- search ----------------------------------------------------------------------------------------
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    chunk = hit.chunk
+    return {
+        "text": chunk.text,
+        "source": chunk.source,
+        "page": chunk.page,
+        "section": chunk.section,
+        "score": round(hit.score, 6),
+        "doc_id": chunk.doc_id,
+        "chunk_id": chunk.chunk_id,
+    }
+
+
+def _read_queries(handle: TextIO) -> Iterator[tuple[Any, str]]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            yield item["id"], str(item["query"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(
+                f"Line {number} of the queries file is not a JSON object with \"id\" and \"query\": {line[:80]!r}"
+            ) from exc
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--queries", type=click.File("r", encoding="utf-8"), help="JSONL file of {\"id\",\"query\"} lines.")
+@click.option("--top-k", "-k", type=click.IntRange(1, 100), default=None, help="Hits per query [RAG_TOP_K].")
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "dense", "sparse"]), default=None, help="Retrieval [RAG_SEARCH_MODE]."
+)
+@click.option("--source", "sources", multiple=True, help="Only search this document (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def search(
+    ctx: click.Context,
+    query: str | None,
+    queries: TextIO | None,
+    top_k: int | None,
+    mode: str | None,
+    sources: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Search the knowledge base for QUERY (or every line of --queries)."""
+    if (query is None) == (queries is None):
+        raise click.UsageError("Give either a QUERY or --queries FILE.jsonl.")
+    kb = _knowledge_base(ctx)
+    retriever = kb.retriever()
+    k = top_k or kb.settings.top_k
+    search_mode: Any = mode or kb.settings.search_mode
+    filters = SearchFilters(sources=[_source_filter(s) for s in sources])
+    if queries is not None:
+        for query_id, text in _read_queries(queries):
+            hits = retriever.search(text, top_k=k, mode=search_mode, filters=filters)
+            click.echo(json.dumps({"id": query_id, "hits": [hit_json(h) for h in hits]}))
+        return
+    assert query is not None
+    hits = retriever.search(query, top_k=k, mode=search_mode, filters=filters)
+    if as_json:
+        click.echo(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}))
+        return
+    if not hits:
+        click.echo("No matches. Ingest documents first with `rag ingest PATH`.")
+    for rank, hit in enumerate(hits, start=1):
+        click.echo(f"{rank}. {_where(hit)}  (score {hit.score:.3f})")
+        click.echo("   " + " ".join(hit.chunk.text.split())[:300])
+
+
+def _source_filter(value: str) -> str:
+    from ingest.service import source_of
+
+    return source_of(Path(value)) if Path(value).exists() else value
+
+
+def _where(hit: Hit) -> str:
+    chunk = hit.chunk
+    parts = [display_source(chunk.source)]
+    if chunk.page is not None:
+        parts.append(f"p. {chunk.page}" + (f"-{chunk.page_end}" if chunk.page_end else ""))
+    if chunk.section:
+        parts.append(chunk.section)
+    return " | ".join(parts)
+
+
+# -- documents -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--failed", is_flag=True, help="List files that could not be ingested, with the reason.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
+    """List ingested documents (or, with --failed, the files that failed)."""
+    kb = KnowledgeBase(load_settings())
+    ledger = _ledger(kb)
+    ctx.call_on_close(ledger.close)
+    if failed:
+        rows = [{"source": f.source, "error": f.error, "failed_at": f.failed_at} for f in ledger.failures()]
+        if as_json:
+            click.echo(json.dumps({"failed": rows}))
+        for row in [] if as_json else rows:
+            click.echo(f"{display_source(row['source'])}: {row['error']}")
+        return
+    records = ledger.documents()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "documents": [
+                        {
+                            "doc_id": r.doc_id,
+                            "source": r.source,
+                            "hash": r.sha256,
+                            "chunks": r.chunks,
+                            "ingested_at": r.ingested_at,
+                            "file_type": r.file_type,
+                        }
+                        for r in records
+                    ]
+                }
+            )
+        )
+        return
+    if not records:
+        click.echo("No documents yet: `rag ingest PATH` adds some.")
+    for r in records:
+        click.echo(f"{display_source(r.source)}  {r.chunks} chunks  {r.sha256[:12]}  {r.ingested_at}")
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def rm(ctx: click.Context, source: str, as_json: bool) -> None:
+    """Remove one document (by path, source or id) from the knowledge base. The file is not touched."""
+    kb = _knowledge_base(ctx)
+    record = _ingest_service(ctx, kb).remove(source)
+    if as_json:
+        click.echo(json.dumps({"removed": record.source, "doc_id": record.doc_id, "chunks": record.chunks}))
+    else:
+        click.echo(f"removed {display_source(record.source)} ({record.chunks} chunks)")
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@click.pass_context
+def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
+    """Rebuild the index with the current RAG_EMBEDDER from the files already ingested."""
+    if not yes:
+        click.confirm("Drop the index and re-embed every ingested file? (files are not touched)", abort=True)
+    kb = _knowledge_base(ctx)
+    with _progress(not as_json, "Re-indexing") as on_progress:
+        report = _ingest_service(ctx, kb).reindex(on_progress=on_progress)
+    click.echo(json.dumps(report.to_json()) if as_json else f"re-indexed {report.added} documents")
+
+
+def main() -> None:
+    cli(prog_name="rag")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""All settings in one place: environment variables with the ``RAG_`` prefix (and ``.env``).
+
+Build a :class:`Settings` at start-up (``Settings()`` in the CLI entry point or ``create_app``), never at
+import time, and pass it down. Every field's description is the documentation shown in the README table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Where the embedded Qdrant store, the ingest ledger and uploaded files live.",
+    )
+    qdrant_url: str | None = Field(
+        default=None,
+        description="URL of a Qdrant server (e.g. http://qdrant:6333). Unset: the embedded Qdrant Edge "
+        "engine stores everything under RAG_DATA_DIR.",
+    )
+    qdrant_api_key: SecretStr | None = Field(default=None, description="API key for the Qdrant server.")
+    collection: str = Field(
+        default="private_rag",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="Name of the knowledge base (a Qdrant collection; a sub-folder of RAG_DATA_DIR).",
+    )
+    embedder: str = Field(
+        default="ollama:nomic-embed-text",
+        description="Embedding model: `ollama:<model>` or `sentence-transformers:<model name or local "
+        "path>`. `sentence-transformers:all-MiniLM-L6-v2` is the packaged quick-start embedder "
+        "(needs the `offline` extra).",
+    )
+    ollama_host: str = Field(
+        default="http://localhost:11434",
+        validation_alias=AliasChoices("RAG_OLLAMA_HOST", "OLLAMA_HOST"),
+        description="Ollama base URL (OLLAMA_HOST is honoured too).",
+    )
+    embed_batch_size: int = Field(default=32, ge=1, le=1024, description="Texts per embedding call.")
+    chunk_tokens: int = Field(
+        default=384,
+        ge=32,
+        le=8192,
+        description="Target chunk size in embedder tokens (capped by the embedder's window).",
+    )
+    chunk_overlap_tokens: int = Field(
+        default=48, ge=0, le=1024, description="Tokens shared by neighbouring chunks of one section."
+    )
+    search_mode: SearchMode = Field(
+        default="hybrid",
+        description="Retrieval: `hybrid` (dense + BM25 fused with RRF), `dense` or `sparse` (BM25 only).",
+    )
+    top_k: int = Field(default=5, ge=1, le=100, description="Hits returned by a search.")
+    prefetch_k: int = Field(
+        default=50, ge=1, le=1000, description="Candidates each retriever hands to the fusion step."
+    )
+    hnsw_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="Embedded store: build the HNSW index after an ingest once the store holds this "
+        "many chunks; below it, exact search is fast enough and always exact.",
+    )
+    request_timeout_s: float = Field(
+        default=120.0, gt=0, description="Timeout for calls to Ollama and other model servers."
+    )
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _normalise_ollama_host(cls, value: str) -> str:
+        # Ollama accepts OLLAMA_HOST values such as "0.0.0.0" or "ollama:11434"; make them URLs.
+        value = value.strip().rstrip("/")
+        if "://" not in value:
+            value = f"http://{value}"
+        scheme, rest = value.split("://", 1)
+        if rest.startswith("0.0.0.0"):
+            rest = "127.0.0.1" + rest[len("0.0.0.0") :]
+        if ":" not in rest.split("/", 1)[0]:
+            host, _, path = rest.partition("/")
+            rest = f"{host}:11434" + (f"/{path}" if path else "")
+        return f"{scheme}://{rest}"
+
+    @field_validator("embedder")
+    @classmethod
+    def _check_embedder(cls, value: str) -> str:
+        kind, sep, model = value.partition(":")
+        if not sep or not model or kind not in {"ollama", "sentence-transformers"}:
+            raise ValueError(
+                "must look like `ollama:<model>` or `sentence-transformers:<model name or path>`"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("RAG_CHUNK_OVERLAP_TOKENS must be smaller than RAG_CHUNK_TOKENS")
+        return self
+
+    @property
+    def collection_dir(self) -> Path:
+        """This knowledge base's folder inside the data dir (ledger, embedded shard, uploads)."""
+        return self.data_dir / self.collection
+
+    @property
+    def embedded(self) -> bool:
+        return self.qdrant_url is None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation errors into a readable ConfigError."""
+    from pydantic import ValidationError
+
+    from rag.errors import ConfigError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'RAG_' + str(err['loc'][0]).upper() if err['loc'] else 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"Invalid configuration: {problems}. Fix the environment or .env.") from exc

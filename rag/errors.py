@@ -1,0 +1,75 @@
+"""The one error hierarchy of private-rag.
+
+Adapters translate library exceptions into these (``raise ... from exc``). Every message says what
+happened and what to do next; the CLI prints it, the API maps the class to a status code in one place.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class. ``code`` is a stable machine-readable identifier."""
+
+    code = "rag_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(RagError):
+    code = "invalid_configuration"
+
+
+class NotFoundError(RagError):
+    code = "not_found"
+
+
+class InputError(RagError):
+    """The caller's input is wrong (bad query file, bad filter, ...)."""
+
+    code = "invalid_input"
+
+
+class DocumentError(RagError):
+    """One file could not be ingested. Reported per file; never stops a batch."""
+
+    code = "document_error"
+
+
+class UnsupportedFileError(DocumentError):
+    code = "unsupported_file_type"
+
+
+class EmptyDocumentError(DocumentError):
+    code = "empty_document"
+
+
+class ServiceUnavailableError(RagError):
+    """A model server or the store cannot be reached right now."""
+
+    code = "service_unavailable"
+
+
+class EmbedderUnavailableError(ServiceUnavailableError):
+    code = "embedder_unavailable"
+
+
+class ModelNotFoundError(ServiceUnavailableError):
+    code = "model_not_found"
+
+
+class StoreError(RagError):
+    code = "store_error"
+
+
+class StoreLockedError(StoreError):
+    """Another process owns the embedded store's data dir."""
+
+    code = "store_locked"
+
+
+class StoreMismatchError(StoreError):
+    """The store was built with another embedder or dimension."""
+
+    code = "store_mismatch"

@@ -1,0 +1,56 @@
+"""The knowledge base: one embedder and one store, opened lazily and closed together.
+
+The CLI, the API and the watcher all go through this object, so they share one way to open things.
+"""
+
+from __future__ import annotations
+
+from rag.config import Settings
+from rag.embedding import Embedder, make_embedder
+from rag.retrieval import Retriever
+from rag.store import VectorStore, open_store
+from rag.types import StoreSpec
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._store: VectorStore | None = None
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> VectorStore:
+        """The store, created for this embedder if needed; refuses a store built by another embedder."""
+        if self._store is None:
+            spec = StoreSpec(self.embedder.name, self.embedder.dimension)
+            self._store = open_store(self.settings, spec)
+        return self._store
+
+    def existing_store(self) -> VectorStore:
+        """The store as it is, without loading the embedder (listing or removing documents)."""
+        if self._store is None:
+            self._store = open_store(self.settings, None)
+        return self._store
+
+    def retriever(self) -> Retriever:
+        return Retriever(self.embedder, self.store, self.settings.prefetch_k)
+
+    def reset_store(self) -> None:
+        """Drop every chunk (the source files are untouched) so the next write re-creates the store."""
+        store = self.existing_store()
+        store.drop()
+        store.close()
+        self._store = None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._embedder is not None:
+            self._embedder.close()

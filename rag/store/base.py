@@ -1,0 +1,111 @@
+"""The VectorStore interface, its request type, and the payload layout both implementations share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from rag.types import Chunk, Hit, SearchFilters, StoreSpec
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+DENSE = "dense"
+SPARSE = "sparse"
+# Payload fields with an index: the ones we filter and facet by.
+INDEXED_FIELDS = ("doc_id", "source", "file_type")
+# Reciprocal-rank-fusion constant from the original paper; robust without tuning.
+RRF_K = 60
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    text: str
+    dense: Sequence[float] | None
+    mode: SearchMode = "hybrid"
+    limit: int = 5
+    prefetch_limit: int = 50
+    filters: SearchFilters = field(default_factory=SearchFilters)
+
+    def __post_init__(self) -> None:
+        if self.mode != "sparse" and self.dense is None:
+            raise ValueError(f"a {self.mode} search needs a dense query vector")
+
+
+class VectorStore(Protocol):
+    """Chunks with a dense vector and a BM25 sparse vector each; hybrid search fuses both with RRF.
+
+    The store computes the BM25 vectors itself from ``Chunk.embed_text`` so both implementations
+    tokenise identically and the engine computes IDF from its own statistics.
+    """
+
+    spec: StoreSpec | None
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None: ...
+
+    def delete_points(self, chunk_ids: Sequence[str]) -> None: ...
+
+    def delete_document(self, doc_id: str) -> None: ...
+
+    def set_source(self, doc_id: str, source: str, title: str) -> None:
+        """Re-label a document's chunks (a renamed file) without re-embedding them."""
+        ...
+
+    def search(self, request: SearchRequest) -> list[Hit]: ...
+
+    def count(self, filters: SearchFilters | None = None) -> int: ...
+
+    def chunk_counts(self) -> dict[str, int]:
+        """doc_id -> number of chunks, straight from the index (the ledger's cross-check)."""
+        ...
+
+    def drop(self) -> None:
+        """Delete every chunk of this knowledge base (re-indexing); the files themselves are untouched."""
+        ...
+
+    def optimize(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def chunk_payload(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "doc_id": chunk.doc_id,
+        "source": chunk.source,
+        "index": chunk.index,
+        "text": chunk.text,
+        "title": chunk.title,
+        "section": chunk.section,
+        "page": chunk.page,
+        "page_end": chunk.page_end,
+        "file_type": chunk.file_type,
+        "sha256": chunk.sha256,
+    }
+
+
+def chunk_from_payload(point_id: object, payload: dict[str, Any]) -> Chunk:
+    return Chunk(
+        chunk_id=str(point_id),
+        doc_id=str(payload["doc_id"]),
+        source=str(payload["source"]),
+        index=int(payload.get("index", 0)),
+        text=str(payload.get("text", "")),
+        title=str(payload.get("title", "")),
+        section=payload.get("section"),
+        page=payload.get("page"),
+        page_end=payload.get("page_end"),
+        file_type=str(payload.get("file_type", "")),
+        sha256=str(payload.get("sha256", "")),
+    )
+
+
+def check_spec(stored: StoreSpec, wanted: StoreSpec, where: str) -> None:
+    if stored == wanted:
+        return
+    from rag.errors import StoreMismatchError
+
+    raise StoreMismatchError(
+        f"The knowledge base at {where} was built with {stored.embedder} ({stored.dimension}-d vectors) "
+        f"but RAG_EMBEDDER is {wanted.embedder} ({wanted.dimension}-d). Either set "
+        f"RAG_EMBEDDER={stored.embedder} again, or re-index with the new embedder: `rag reindex` "
+        "(re-reads every ingested file), or use another RAG_COLLECTION."
+    )

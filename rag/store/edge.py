@@ -1,0 +1,207 @@
+"""The embedded store: Qdrant Edge, Qdrant's own engine in-process, on disk under the data dir."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from rag.errors import StoreError
+from rag.store.base import (
+    DENSE,
+    INDEXED_FIELDS,
+    RRF_K,
+    SPARSE,
+    SearchRequest,
+    check_spec,
+    chunk_from_payload,
+    chunk_payload,
+)
+from rag.store.owner import DataDirOwner
+from rag.types import Chunk, Hit, SearchFilters, StoreSpec
+
+_UPSERT_BATCH = 256
+_FACET_LIMIT = 1_000_000
+
+
+class EdgeStore:
+    """One Qdrant Edge shard per knowledge base: ``<collection dir>/shard`` plus ``store.json``."""
+
+    def __init__(self, collection_dir: Path, owner: DataDirOwner, hnsw_threshold: int) -> None:
+        self._dir = collection_dir
+        self._owner = owner
+        self._hnsw_threshold = hnsw_threshold
+        self._bm25 = qe.Bm25()
+        self.spec: StoreSpec | None = None
+        self._shard: Any = None
+
+    # -- opening -------------------------------------------------------------------------------------
+
+    @property
+    def _shard_dir(self) -> Path:
+        return self._dir / "shard"
+
+    @property
+    def _meta_path(self) -> Path:
+        return self._dir / "store.json"
+
+    def exists(self) -> bool:
+        return self._meta_path.exists() and self._shard_dir.exists()
+
+    def open(self, wanted: StoreSpec | None) -> EdgeStore:
+        """Open the shard, creating it for ``wanted`` if there is none yet."""
+        if self.exists():
+            meta = json.loads(self._meta_path.read_text(encoding="utf-8"))
+            self.spec = StoreSpec(embedder=meta["embedder"], dimension=int(meta["dimension"]))
+            if wanted is not None:
+                check_spec(self.spec, wanted, str(self._dir))
+            self._shard = _edge_call(qe.EdgeShard.load, str(self._shard_dir))
+            return self
+        if wanted is None:
+            return self  # nothing ingested yet: an empty store
+        self._create(wanted)
+        return self
+
+    def _create(self, spec: StoreSpec) -> None:
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=spec.dimension, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._shard = _edge_call(qe.EdgeShard.create, str(self._shard_dir), config)
+        for name in INDEXED_FIELDS:
+            self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        # The meta file is written last: a shard without it is an interrupted creation, redone next time.
+        tmp = self._meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"embedder": spec.embedder, "dimension": spec.dimension, "schema": 1}))
+        tmp.replace(self._meta_path)
+        self.spec = spec
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        shard = self._require()
+        points = [
+            qe.Point(
+                id=chunk.chunk_id,
+                vector={DENSE: list(vector), SPARSE: self._bm25.embed_document(chunk.embed_text)},
+                payload=chunk_payload(chunk),
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        for start in range(0, len(points), _UPSERT_BATCH):
+            shard.update(qe.UpdateOperation.upsert_points(points[start : start + _UPSERT_BATCH]))
+
+    def delete_points(self, chunk_ids: Sequence[str]) -> None:
+        if chunk_ids and self._shard is not None:
+            self._shard.update(qe.UpdateOperation.delete_points(list(chunk_ids)))
+
+    def delete_document(self, doc_id: str) -> None:
+        if self._shard is not None:
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(SearchFilters([doc_id]))))
+
+    def set_source(self, doc_id: str, source: str, title: str) -> None:
+        self._require().update(
+            qe.UpdateOperation.set_payload_by_filter(
+                _filter(SearchFilters([doc_id])), {"source": source, "title": title}
+            )
+        )
+
+    def drop(self) -> None:
+        self._close_shard()
+        shutil.rmtree(self._shard_dir, ignore_errors=True)
+        self._meta_path.unlink(missing_ok=True)
+        self.spec = None
+
+    def optimize(self) -> None:
+        if self._shard is not None and self.count() >= self._hnsw_threshold:
+            self._shard.optimize()
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        if self._shard is None:
+            return []
+        flt = _filter(request.filters)
+        dense = (
+            qe.Query.Nearest(list(request.dense), using=DENSE) if request.dense is not None else None
+        )
+        sparse_vector = self._bm25.embed_query(request.text)
+        sparse = qe.Query.Nearest(sparse_vector, using=SPARSE) if sparse_vector.indices else None
+        if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
+            query = qe.QueryRequest(limit=request.limit, query=dense, filter=flt, with_payload=True)
+        elif request.mode == "sparse":
+            if sparse is None:
+                return []  # only stop words: BM25 has nothing to match on
+            query = qe.QueryRequest(limit=request.limit, query=sparse, filter=flt, with_payload=True)
+        else:
+            query = qe.QueryRequest(
+                limit=request.limit,
+                with_payload=True,
+                filter=flt,
+                prefetches=[
+                    qe.Prefetch(limit=request.prefetch_limit, query=dense, filter=flt),
+                    qe.Prefetch(limit=request.prefetch_limit, query=sparse, filter=flt),
+                ],
+                query=qe.Fusion.Rrf(k=RRF_K),
+            )
+        return [
+            Hit(chunk=chunk_from_payload(p.id, p.payload or {}), score=float(p.score))
+            for p in self._shard.query(query)
+        ]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        if self._shard is None:
+            return 0
+        return int(self._shard.count(qe.CountRequest(exact=True, filter=_filter(filters))))
+
+    def chunk_counts(self) -> dict[str, int]:
+        if self._shard is None:
+            return {}
+        facet = self._shard.facet(qe.FacetRequest(key="doc_id", limit=_FACET_LIMIT, exact=True))
+        return {str(hit.value): int(hit.count) for hit in facet.hits if hit.count > 0}
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._close_shard()
+        self._owner.release()
+
+    def _close_shard(self) -> None:
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+
+    def _require(self) -> Any:
+        if self._shard is None:
+            raise StoreError("The knowledge base is not open for writing (no embedder spec was given).")
+        return self._shard
+
+
+def _filter(filters: SearchFilters | None) -> qe.Filter | None:
+    if filters is None or filters.empty:
+        return None
+    must = [
+        qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
+        for key, values in (
+            ("doc_id", filters.doc_ids),
+            ("source", filters.sources),
+            ("file_type", filters.file_types),
+        )
+        if values
+    ]
+    return qe.Filter(must=must)
+
+
+def _edge_call(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:  # qdrant-edge raises bare Exception for everything
+        raise StoreError(f"Qdrant Edge could not open the store at {args[0]}: {exc}") from exc

@@ -1,0 +1,196 @@
+"""A Qdrant server (or cluster) through qdrant-client: the scale-out path behind stateless API replicas."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import qdrant_edge as qe
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from rag.errors import ServiceUnavailableError, StoreError
+from rag.store.base import (
+    DENSE,
+    INDEXED_FIELDS,
+    RRF_K,
+    SPARSE,
+    SearchRequest,
+    check_spec,
+    chunk_from_payload,
+    chunk_payload,
+)
+from rag.types import Chunk, Hit, SearchFilters, StoreSpec
+
+_UPSERT_BATCH = 256
+_FACET_LIMIT = 1_000_000
+
+
+class ServerStore:
+    """One Qdrant collection. The embedder spec lives in the collection's metadata."""
+
+    def __init__(self, client: QdrantClient, collection: str, where: str) -> None:
+        self._client = client
+        self._collection = collection
+        self._where = where
+        # Same BM25 tokenizer as the embedded store, so both backends index text identically.
+        self._bm25 = qe.Bm25()
+        self.spec: StoreSpec | None = None
+
+    def open(self, wanted: StoreSpec | None) -> ServerStore:
+        with _translate(self._where):
+            if self._client.collection_exists(self._collection):
+                metadata = self._client.get_collection(self._collection).config.metadata or {}
+                if "embedder" not in metadata:
+                    raise StoreError(
+                        f"The Qdrant collection {self._collection!r} at {self._where} was not created by "
+                        "private-rag: choose another RAG_COLLECTION."
+                    )
+                self.spec = StoreSpec(str(metadata["embedder"]), int(metadata["dimension"]))
+                if wanted is not None:
+                    check_spec(self.spec, wanted, f"{self._where} (collection {self._collection})")
+            elif wanted is not None:
+                self._create(wanted)
+        return self
+
+    def _create(self, spec: StoreSpec) -> None:
+        self._client.create_collection(
+            self._collection,
+            vectors_config={DENSE: qm.VectorParams(size=spec.dimension, distance=qm.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+            metadata={"embedder": spec.embedder, "dimension": spec.dimension, "schema": 1},
+        )
+        for name in INDEXED_FIELDS:
+            self._client.create_payload_index(self._collection, name, qm.PayloadSchemaType.KEYWORD)
+        self.spec = spec
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        points = [
+            qm.PointStruct(
+                id=chunk.chunk_id,
+                vector={DENSE: list(vector), SPARSE: self._sparse(self._bm25.embed_document(chunk.embed_text))},
+                payload=chunk_payload(chunk),
+            )
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        with _translate(self._where):
+            for start in range(0, len(points), _UPSERT_BATCH):
+                self._client.upsert(self._collection, points[start : start + _UPSERT_BATCH], wait=True)
+
+    def delete_points(self, chunk_ids: Sequence[str]) -> None:
+        if chunk_ids and self.spec is not None:
+            with _translate(self._where):
+                self._client.delete(self._collection, qm.PointIdsList(points=list(chunk_ids)), wait=True)
+
+    def delete_document(self, doc_id: str) -> None:
+        if self.spec is not None:
+            with _translate(self._where):
+                self._client.delete(
+                    self._collection, qm.FilterSelector(filter=_filter(SearchFilters([doc_id]))), wait=True
+                )
+
+    def set_source(self, doc_id: str, source: str, title: str) -> None:
+        with _translate(self._where):
+            self._client.set_payload(
+                self._collection,
+                {"source": source, "title": title},
+                points=qm.FilterSelector(filter=_filter(SearchFilters([doc_id]))),
+                wait=True,
+            )
+
+    def drop(self) -> None:
+        with _translate(self._where):
+            self._client.delete_collection(self._collection)
+        self.spec = None
+
+    def optimize(self) -> None:
+        """The server builds its HNSW index in the background by itself."""
+
+    def search(self, request: SearchRequest) -> list[Hit]:
+        if self.spec is None:
+            return []
+        flt = _filter(request.filters)
+        sparse_vector = self._bm25.embed_query(request.text)
+        sparse = self._sparse(sparse_vector) if sparse_vector.indices else None
+        dense = list(request.dense) if request.dense is not None else None
+        kwargs: dict[str, Any]
+        if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
+            kwargs = {"query": dense, "using": DENSE}
+        elif request.mode == "sparse":
+            if sparse is None:
+                return []
+            kwargs = {"query": sparse, "using": SPARSE}
+        else:
+            kwargs = {
+                "prefetch": [
+                    qm.Prefetch(query=dense, using=DENSE, limit=request.prefetch_limit, filter=flt),
+                    qm.Prefetch(query=sparse, using=SPARSE, limit=request.prefetch_limit, filter=flt),
+                ],
+                "query": qm.RrfQuery(rrf=qm.Rrf(k=RRF_K)),
+            }
+        with _translate(self._where):
+            result = self._client.query_points(
+                self._collection, query_filter=flt, limit=request.limit, with_payload=True, **kwargs
+            )
+        return [Hit(chunk_from_payload(p.id, p.payload or {}), float(p.score)) for p in result.points]
+
+    def count(self, filters: SearchFilters | None = None) -> int:
+        if self.spec is None:
+            return 0
+        with _translate(self._where):
+            return int(self._client.count(self._collection, count_filter=_filter(filters), exact=True).count)
+
+    def chunk_counts(self) -> dict[str, int]:
+        if self.spec is None:
+            return {}
+        with _translate(self._where):
+            facet = self._client.facet(self._collection, key="doc_id", limit=_FACET_LIMIT, exact=True)
+        return {str(hit.value): int(hit.count) for hit in facet.hits if hit.count > 0}
+
+    def close(self) -> None:
+        self._client.close()
+
+    @staticmethod
+    def _sparse(vector: Any) -> qm.SparseVector:
+        return qm.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _filter(filters: SearchFilters | None) -> qm.Filter | None:
+    if filters is None or filters.empty:
+        return None
+    must: list[qm.Condition] = [
+        qm.FieldCondition(key=key, match=qm.MatchAny(any=list(values)))
+        for key, values in (
+            ("doc_id", filters.doc_ids),
+            ("source", filters.sources),
+            ("file_type", filters.file_types),
+        )
+        if values
+    ]
+    return qm.Filter(must=must)
+
+
+class _translate:
+    """Map qdrant-client's transport and HTTP errors to ours, naming the server."""
+
+    def __init__(self, where: str) -> None:
+        self._where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, StoreError):
+            return
+        if isinstance(exc, ResponseHandlingException) or (
+            isinstance(exc, OSError | ConnectionError) and not isinstance(exc, FileNotFoundError)
+        ):
+            raise ServiceUnavailableError(
+                f"The Qdrant server at {self._where} is not reachable ({exc}): start it, or unset "
+                "RAG_QDRANT_URL to use the embedded store."
+            ) from exc
+        if isinstance(exc, UnexpectedResponse):
+            raise StoreError(f"The Qdrant server at {self._where} refused the request: {exc}") from exc

@@ -1,0 +1,91 @@
+"""The few types that cross our interfaces. No framework types leak past the adapters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# Fixed namespace so ids are the same on every machine and every run.
+_ID_NAMESPACE = uuid.UUID("5b0f3c53-8d3e-4d0b-9a53-6f2a0c7e1d42")
+
+
+def document_id(source: str) -> str:
+    """A document's id is derived from its source path: the same file always maps to the same id."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"doc:{source}"))
+
+
+def chunk_id(doc_id: str, content_sha256: str, index: int) -> str:
+    """Deterministic point id. The content hash is part of it so a changed file's new chunks never
+    overwrite the old ones in place: new chunks are written first, old ones deleted after."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"chunk:{doc_id}:{content_sha256}:{index}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of one document, as stored in the index."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    index: int
+    text: str
+    title: str
+    section: str | None = None
+    page: int | None = None
+    page_end: int | None = None
+    file_type: str = ""
+    sha256: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder and BM25 see: the body plus where it sits, so a chunk that only says
+        "14 days" is still found by a question about the refund policy."""
+        header = self.title if not self.section else f"{self.title} / {self.section}"
+        return f"{header}\n{self.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrict a search. Empty sequences mean "no restriction"."""
+
+    doc_ids: Sequence[str] = ()
+    sources: Sequence[str] = ()
+    file_types: Sequence[str] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.doc_ids or self.sources or self.file_types)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSpec:
+    """What a store was built with; a store refuses to open with a different embedder."""
+
+    embedder: str
+    dimension: int
+
+
+@dataclass(slots=True)
+class DocumentRecord:
+    """One ingested document as the ledger remembers it."""
+
+    doc_id: str
+    source: str
+    sha256: str
+    size: int
+    mtime_ns: int
+    chunk_ids: list[str] = field(default_factory=list)
+    ingested_at: str = ""
+    title: str = ""
+    file_type: str = ""
+
+    @property
+    def chunks(self) -> int:
+        return len(self.chunk_ids)

@@ -1,0 +1,86 @@
+"""Shared fixtures. Everything runs offline: the embedder is the packaged all-MiniLM-L6-v2, the store is
+the real embedded Qdrant Edge (or qdrant-client), and Ollama is an in-test server speaking its protocol."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.embedding.base import Embedder, Vector
+from rag.embedding.local import SentenceTransformerEmbedder
+from support.fixtures import ollama_server  # noqa: F401  (fixture)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+QUICKSTART_EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
+SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
+
+
+class CountingEmbedder:
+    """The real embedder, with a tally of what it was asked to embed (to prove "no re-embedding")."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.documents_embedded = 0
+        self.queries_embedded = 0
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
+        self.documents_embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Vector:
+        self.queries_embedded += 1
+        return self.inner.embed_query(text)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
+    _ = embedder.dimension  # load once for the whole session
+    return embedder
+
+
+@pytest.fixture
+def embedder(minilm: SentenceTransformerEmbedder) -> CountingEmbedder:
+    return CountingEmbedder(minilm)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", embedder=QUICKSTART_EMBEDDER, _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def rag_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Environment for CLI runs: a private data dir and the quick-start embedder."""
+    for key in list(os.environ):
+        if key.startswith("RAG_"):
+            monkeypatch.delenv(key)
+    data = tmp_path / "data"
+    monkeypatch.setenv("RAG_DATA_DIR", str(data))
+    monkeypatch.setenv("RAG_EMBEDDER", QUICKSTART_EMBEDDER)
+    monkeypatch.chdir(tmp_path)
+    yield data
