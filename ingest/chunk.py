@@ -1,13 +1,12 @@
 """Split a parsed document into chunks sized in the embedder's tokens, never across sections.
 
-Consecutive blocks under the same heading path form a section; each section is split on its own with
-`langchain-text-splitters` (paragraphs first, then lines, sentences, words), so a chunk never mixes two
-sections or two documents and always knows its heading path and pages.
+Consecutive blocks under the same heading path and on the same page form a section; each section is split
+on its own with `langchain-text-splitters` (paragraphs first, then lines, sentences, words), so a chunk
+never mixes two sections, two pages or two documents, and a citation's page is exact.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -42,7 +41,7 @@ def chunk_document(
         )
         # A heading path longer than the window still leaves room for some text.
         budget = max(budget, 32)
-        for text, page, page_end in _split_section(blocks, budget, policy):
+        for text in _split_section(blocks, budget, policy):
             normalised = " ".join(text.split())
             if normalised in seen:  # repeated boilerplate inside one document
                 continue
@@ -56,8 +55,7 @@ def chunk_document(
                     text=text,
                     title=doc.title,
                     section=section_label,
-                    page=page,
-                    page_end=page_end if page_end != page else None,
+                    page=blocks[0].page,
                     file_type=doc.file_type,
                     sha256=sha256,
                 )
@@ -68,7 +66,7 @@ def chunk_document(
 def _sections(blocks: list[Block]) -> Iterator[tuple[tuple[str, ...], list[Block]]]:
     current: list[Block] = []
     for block in blocks:
-        if current and block.section != current[0].section:
+        if current and (block.section, block.page) != (current[0].section, current[0].page):
             yield current[0].section, current
             current = []
         current.append(block)
@@ -76,32 +74,13 @@ def _sections(blocks: list[Block]) -> Iterator[tuple[tuple[str, ...], list[Block
         yield current[0].section, current
 
 
-def _split_section(
-    blocks: list[Block], budget: int, policy: ChunkingPolicy
-) -> Iterator[tuple[str, int | None, int | None]]:
-    """Yield (text, first page, last page) for each piece of one section."""
-    starts: list[int] = []
-    parts: list[str] = []
-    offset = 0
-    for block in blocks:
-        starts.append(offset)
-        parts.append(block.text)
-        offset += len(block.text) + len(_SEPARATOR)
-    text = _SEPARATOR.join(parts)
+def _split_section(blocks: list[Block], budget: int, policy: ChunkingPolicy) -> list[str]:
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=budget,
         chunk_overlap=min(policy.overlap_tokens, budget // 4),
         length_function=policy.count_tokens,
         separators=[_SEPARATOR, "\n", ". ", "; ", ", ", " ", ""],
         keep_separator="end",
-        add_start_index=True,
         strip_whitespace=True,
     )
-    for piece in splitter.create_documents([text]):
-        start = int(piece.metadata["start_index"])
-        if start < 0:  # the splitter could not locate the piece; fall back to the section start
-            start = 0
-        end = start + max(len(piece.page_content) - 1, 0)
-        first = blocks[bisect.bisect_right(starts, start) - 1].page
-        last = blocks[bisect.bisect_right(starts, end) - 1].page
-        yield piece.page_content, first, last
+    return splitter.split_text(_SEPARATOR.join(block.text for block in blocks))

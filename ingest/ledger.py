@@ -95,7 +95,9 @@ class Ledger:
 
     def put(self, record: DocumentRecord) -> None:
         with self._tx() as db:
-            db.execute("DELETE FROM documents WHERE source = ? AND doc_id != ?", (record.source, record.doc_id))
+            db.execute(
+                "DELETE FROM documents WHERE source = ? AND doc_id != ?", (record.source, record.doc_id)
+            )
             db.execute(
                 "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -115,7 +117,9 @@ class Ledger:
     def touch(self, doc_id: str, size: int, mtime_ns: int) -> None:
         """Remember a new mtime for unchanged content, so the next sync need not hash the file again."""
         with self._tx() as db:
-            db.execute("UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_id = ?", (size, mtime_ns, doc_id))
+            db.execute(
+                "UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_id = ?", (size, mtime_ns, doc_id)
+            )
 
     def remove(self, doc_id: str) -> None:
         with self._tx() as db:
@@ -130,7 +134,9 @@ class Ledger:
 
     def record_failure(self, source: str, sha256: str, error: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, sha256, error, now_iso()))
+            db.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, sha256, error, now_iso())
+            )
 
     def clear_failure(self, source: str) -> None:
         with self._tx() as db:

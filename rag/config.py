@@ -111,6 +111,10 @@ class Settings(BaseSettings):
         return self.data_dir / self.collection
 
     @property
+    def ledger_path(self) -> Path:
+        return self.collection_dir / "ledger.sqlite3"
+
+    @property
     def embedded(self) -> bool:
         return self.qdrant_url is None
 

@@ -26,7 +26,7 @@ class Retriever:
     ) -> list[Hit]:
         query = query.strip()
         if not query:
-            raise InputError("The query is empty: ask something, e.g. `rag search \"refund policy\"`.")
+            raise InputError('The query is empty: ask something, e.g. `rag search "refund policy"`.')
         if len(query) > MAX_QUERY_CHARS:
             raise InputError(f"The query is {len(query)} characters long; keep it under {MAX_QUERY_CHARS}.")
         if top_k < 1:

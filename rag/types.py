@@ -33,7 +33,6 @@ class Chunk:
     title: str
     section: str | None = None
     page: int | None = None
-    page_end: int | None = None
     file_type: str = ""
     sha256: str = ""
 

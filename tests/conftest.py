@@ -8,11 +8,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from support.fixtures import ollama_server  # noqa: F401  (fixture)
 
 from rag.config import Settings
 from rag.embedding.base import Embedder, Vector
 from rag.embedding.local import SentenceTransformerEmbedder
-from support.fixtures import ollama_server  # noqa: F401  (fixture)
+from rag.knowledge_base import KnowledgeBase
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -84,3 +85,30 @@ def rag_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("RAG_EMBEDDER", QUICKSTART_EMBEDDER)
     monkeypatch.chdir(tmp_path)
     yield data
+
+
+@pytest.fixture(scope="session")
+def sample_kb(
+    tmp_path_factory: pytest.TempPathFactory, minilm: SentenceTransformerEmbedder
+) -> Iterator[KnowledgeBase]:
+    """The whole sample knowledge base, ingested once per test session (about half a minute)."""
+    from ingest.ledger import Ledger
+    from ingest.service import IngestService
+
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("sample") / "data", embedder=QUICKSTART_EMBEDDER, _env_file=None
+    )  # type: ignore[call-arg]
+    kb = KnowledgeBase(settings, embedder=minilm)
+    ledger = Ledger(settings.ledger_path)
+    report = IngestService(kb, ledger).sync([SAMPLE_DOCS])
+    assert report.failed == [], report.failed
+    yield kb
+    ledger.close()
+    kb.close()
+
+
+def sample_questions() -> list[dict[str, object]]:
+    import json
+
+    lines = (SAMPLE_DOCS / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

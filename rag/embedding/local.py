@@ -59,7 +59,9 @@ class SentenceTransformerEmbedder(PrefixMixin):
     @property
     def dimension(self) -> int:
         model = self._loaded()
-        get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        get_dimension = (
+            getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        )
         return int(get_dimension())
 
     @property
@@ -102,5 +104,7 @@ def _load(path: str) -> Any:
             try:
                 _LOADED[path] = SentenceTransformer(path, device="cpu")
             except OSError as exc:
-                raise ModelNotFoundError(f"Could not load the sentence-transformers model at {path}: {exc}") from exc
+                raise ModelNotFoundError(
+                    f"Could not load the sentence-transformers model at {path}: {exc}"
+                ) from exc
         return _LOADED[path]

@@ -31,5 +31,7 @@ def open_store(settings: Settings, spec: StoreSpec | None) -> VectorStore:
     if settings.qdrant_url == ":memory:":
         client = QdrantClient(":memory:")  # qdrant-client's in-process stand-in for a server (tests)
     else:
-        client = QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=int(settings.request_timeout_s))
+        client = QdrantClient(
+            url=settings.qdrant_url, api_key=api_key, timeout=int(settings.request_timeout_s)
+        )
     return ServerStore(client, settings.collection, settings.qdrant_url).open(spec)

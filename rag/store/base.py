@@ -76,7 +76,6 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
         "title": chunk.title,
         "section": chunk.section,
         "page": chunk.page,
-        "page_end": chunk.page_end,
         "file_type": chunk.file_type,
         "sha256": chunk.sha256,
     }
@@ -92,7 +91,6 @@ def chunk_from_payload(point_id: object, payload: dict[str, Any]) -> Chunk:
         title=str(payload.get("title", "")),
         section=payload.get("section"),
         page=payload.get("page"),
-        page_end=payload.get("page_end"),
         file_type=str(payload.get("file_type", "")),
         sha256=str(payload.get("sha256", "")),
     )

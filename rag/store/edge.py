@@ -104,13 +104,11 @@ class EdgeStore:
 
     def delete_document(self, doc_id: str) -> None:
         if self._shard is not None:
-            self._shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(SearchFilters([doc_id]))))
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(_doc_filter(doc_id)))
 
     def set_source(self, doc_id: str, source: str, title: str) -> None:
         self._require().update(
-            qe.UpdateOperation.set_payload_by_filter(
-                _filter(SearchFilters([doc_id])), {"source": source, "title": title}
-            )
+            qe.UpdateOperation.set_payload_by_filter(_doc_filter(doc_id), {"source": source, "title": title})
         )
 
     def drop(self) -> None:
@@ -129,9 +127,7 @@ class EdgeStore:
         if self._shard is None:
             return []
         flt = _filter(request.filters)
-        dense = (
-            qe.Query.Nearest(list(request.dense), using=DENSE) if request.dense is not None else None
-        )
+        dense = qe.Query.Nearest(list(request.dense), using=DENSE) if request.dense is not None else None
         sparse_vector = self._bm25.embed_query(request.text)
         sparse = qe.Query.Nearest(sparse_vector, using=SPARSE) if sparse_vector.indices else None
         if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
@@ -149,7 +145,7 @@ class EdgeStore:
                     qe.Prefetch(limit=request.prefetch_limit, query=dense, filter=flt),
                     qe.Prefetch(limit=request.prefetch_limit, query=sparse, filter=flt),
                 ],
-                query=qe.Fusion.Rrf(k=RRF_K),
+                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub lists Fusion, not its Rrf
             )
         return [
             Hit(chunk=chunk_from_payload(p.id, p.payload or {}), score=float(p.score))
@@ -188,7 +184,7 @@ class EdgeStore:
 def _filter(filters: SearchFilters | None) -> qe.Filter | None:
     if filters is None or filters.empty:
         return None
-    must = [
+    must: list[Any] = [
         qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
         for key, values in (
             ("doc_id", filters.doc_ids),
@@ -198,6 +194,10 @@ def _filter(filters: SearchFilters | None) -> qe.Filter | None:
         if values
     ]
     return qe.Filter(must=must)
+
+
+def _doc_filter(doc_id: str) -> qe.Filter:
+    return qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))])
 
 
 def _edge_call(fn: Any, *args: Any) -> Any:

@@ -71,7 +71,10 @@ class ServerStore:
         points = [
             qm.PointStruct(
                 id=chunk.chunk_id,
-                vector={DENSE: list(vector), SPARSE: self._sparse(self._bm25.embed_document(chunk.embed_text))},
+                vector={
+                    DENSE: list(vector),
+                    SPARSE: self._sparse(self._bm25.embed_document(chunk.embed_text)),
+                },
                 payload=chunk_payload(chunk),
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
@@ -89,7 +92,7 @@ class ServerStore:
         if self.spec is not None:
             with _translate(self._where):
                 self._client.delete(
-                    self._collection, qm.FilterSelector(filter=_filter(SearchFilters([doc_id]))), wait=True
+                    self._collection, qm.FilterSelector(filter=_doc_filter(doc_id)), wait=True
                 )
 
     def set_source(self, doc_id: str, source: str, title: str) -> None:
@@ -97,7 +100,7 @@ class ServerStore:
             self._client.set_payload(
                 self._collection,
                 {"source": source, "title": title},
-                points=qm.FilterSelector(filter=_filter(SearchFilters([doc_id]))),
+                points=qm.FilterSelector(filter=_doc_filter(doc_id)),
                 wait=True,
             )
 
@@ -171,6 +174,10 @@ def _filter(filters: SearchFilters | None) -> qm.Filter | None:
         if values
     ]
     return qm.Filter(must=must)
+
+
+def _doc_filter(doc_id: str) -> qm.Filter:
+    return qm.Filter(must=[qm.FieldCondition(key="doc_id", match=qm.MatchValue(value=doc_id))])
 
 
 class _translate:

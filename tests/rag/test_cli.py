@@ -1,0 +1,165 @@
+"""The `rag` command line: its JSON shapes are a contract, its errors are one readable line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from rag.cli import cli
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def write_pdf(path: Path, pages: list[str], password: str | None = None) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.multi_cell(0, 8, text)
+    pdf.output(str(path))
+    if password:
+        from pypdf import PdfReader, PdfWriter
+
+        writer = PdfWriter(clone_from=PdfReader(str(path)))
+        writer.encrypt(password)
+        writer.write(str(path))
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "travel.md").write_text(
+        "# Travel\n\n## Flights\n\nBook flights at least 21 days before departure.\n"
+    )
+    write_pdf(
+        root / "handbook.pdf",
+        ["Welcome to the company.", "Sick leave\n\nReport sick leave to your manager before 9:00."],
+    )
+    # The bad inputs, each to be reported with a reason while the good files go in.
+    (root / "empty.txt").write_bytes(b"")
+    (root / "zero.md").write_bytes(b"")
+    (root / "corrupt.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 20)
+    write_pdf(root / "locked.pdf", ["Secret salary bands."], password="hunter2")
+    (root / "renamed.docx").write_bytes(bytes(range(256)) * 10)
+    return root
+
+
+def test_ingest_reports_bad_files_and_ingests_the_rest(rag_env: Path, docs: Path) -> None:
+    result = run("ingest", str(docs), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) >= {"added", "updated", "unchanged", "removed", "failed"}
+    assert (report["added"], report["updated"], report["unchanged"], report["removed"]) == (2, 0, 0, 0)
+    reasons = {Path(f["path"]).name: f["error"] for f in report["failed"]}
+    assert set(reasons) == {"empty.txt", "zero.md", "corrupt.pdf", "locked.pdf", "renamed.docx"}
+    assert "empty" in reasons["empty.txt"] and "empty" in reasons["zero.md"]
+    assert "password" in reasons["locked.pdf"]
+    assert "not a valid Word" in reasons["renamed.docx"]
+    assert "PDF" in reasons["corrupt.pdf"]
+    assert all("Traceback" not in r for r in reasons.values())
+
+    again = json.loads(run("ingest", str(docs), "--json").stdout)
+    assert (again["added"], again["unchanged"], again["chunks_embedded"]) == (0, 2, 0)
+
+    failed = json.loads(run("docs", "--failed", "--json").stdout)["failed"]
+    assert {Path(f["source"]).name for f in failed} == set(reasons)
+
+
+def test_search_json_contract_with_page_and_section(rag_env: Path, docs: Path) -> None:
+    run("ingest", str(docs), "--json")
+    result = run("search", "who do I tell when I am sick?", "--top-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["query"] == "who do I tell when I am sick?"
+    top = body["hits"][0]
+    assert set(top) == {"text", "source", "page", "section", "score", "doc_id", "chunk_id"}
+    assert top["source"] == str((docs / "handbook.pdf").resolve())
+    assert top["page"] == 2 and "manager" in top["text"]
+    assert len(body["hits"]) == 2 and body["hits"][0]["score"] >= body["hits"][1]["score"]
+
+    md_hit = json.loads(
+        run("search", "flights booking", "--json", "--source", str(docs / "travel.md")).stdout
+    )
+    assert {h["source"] for h in md_hit["hits"]} == {str((docs / "travel.md").resolve())}
+    assert md_hit["hits"][0]["section"] == "Travel > Flights"
+
+
+def test_search_queries_file_writes_one_line_per_query(rag_env: Path, docs: Path, tmp_path: Path) -> None:
+    run("ingest", str(docs), "--json")
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"id": "a", "query": "flight booking lead time"}\n\n{"id": 7, "query": "sick leave"}\n'
+    )
+    result = run("search", "--queries", str(queries), "--top-k", "1", "--json")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["a", 7]
+    assert Path(lines[0]["hits"][0]["source"]).name == "travel.md"
+    assert Path(lines[1]["hits"][0]["source"]).name == "handbook.pdf"
+
+
+def test_bad_queries_file_names_the_line(rag_env: Path, docs: Path, tmp_path: Path) -> None:
+    run("ingest", str(docs / "travel.md"), "--json")
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"id": "a", "query": "x"}\nnot json\n')
+    result = run("search", "--queries", str(queries), "--json")
+    assert result.exit_code == 1
+    assert "Line 2 of the queries file" in result.stderr
+
+
+def test_docs_and_rm(rag_env: Path, docs: Path) -> None:
+    run("ingest", str(docs), "--json")
+    listed = json.loads(run("docs", "--json").stdout)["documents"]
+    assert {Path(d["source"]).name for d in listed} == {"travel.md", "handbook.pdf"}
+    assert all(set(d) >= {"source", "hash", "chunks", "ingested_at"} and d["chunks"] > 0 for d in listed)
+
+    removed = run("rm", str(docs / "travel.md"), "--json")
+    assert json.loads(removed.stdout)["removed"] == str((docs / "travel.md").resolve())
+    hits = json.loads(run("search", "flights", "--json").stdout)["hits"]
+    assert all(Path(h["source"]).name != "travel.md" for h in hits)
+
+    missing = run("rm", "nothing-like-this.pdf")
+    assert missing.exit_code == 1 and "rag docs" in missing.stderr
+
+
+def test_errors_are_one_line_with_an_exit_code(rag_env: Path, tmp_path: Path) -> None:
+    result = run("ingest", str(tmp_path / "nope"), "--json")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: Nothing to ingest")
+    assert "Traceback" not in result.output
+
+    usage = run("search")
+    assert usage.exit_code == 2 and "QUERY or --queries" in usage.stderr
+
+
+def test_switching_embedder_refuses_with_reindex_hint(
+    rag_env: Path, docs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run("ingest", str(docs / "travel.md"), "--json")
+    alias = tmp_path / "nomic-like"
+    from rag.embedding.local import resolve_model_path
+
+    alias.symlink_to(resolve_model_path("all-MiniLM-L6-v2"), target_is_directory=True)
+    monkeypatch.setenv("RAG_EMBEDDER", f"sentence-transformers:{alias}")
+    result = run("search", "flights")
+    assert result.exit_code == 1
+    assert "built with sentence-transformers:all-MiniLM-L6-v2" in result.stderr
+    assert "rag reindex" in result.stderr
+
+    reindexed = run("reindex", "--yes", "--json")
+    assert json.loads(reindexed.stdout)["added"] == 1
+    assert run("search", "flights", "--json").exit_code == 0
+
+
+def test_invalid_setting_is_reported_by_name(rag_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_CHUNK_TOKENS", "lots")
+    result = run("search", "x")
+    assert result.exit_code == 1
+    assert "RAG_CHUNK_TOKENS" in result.stderr
