@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS documents (
     chunk_ids   TEXT NOT NULL,
     ingested_at TEXT NOT NULL,
     title       TEXT NOT NULL DEFAULT '',
-    file_type   TEXT NOT NULL DEFAULT ''
+    file_type   TEXT NOT NULL DEFAULT '',
+    pipeline    TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS documents_sha256 ON documents (sha256);
 CREATE TABLE IF NOT EXISTS failures (
@@ -61,7 +62,14 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._lock = threading.Lock()
+
+    def _migrate(self) -> None:
+        """Bring a ledger written by an older version up to date in place; nothing is dropped."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if "pipeline" not in columns:
+            self._db.execute("ALTER TABLE documents ADD COLUMN pipeline TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -99,7 +107,7 @@ class Ledger:
                 "DELETE FROM documents WHERE source = ? AND doc_id != ?", (record.source, record.doc_id)
             )
             db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.doc_id,
                     record.source,
@@ -110,6 +118,7 @@ class Ledger:
                     record.ingested_at or now_iso(),
                     record.title,
                     record.file_type,
+                    record.pipeline,
                 ),
             )
             db.execute("DELETE FROM failures WHERE source = ?", (record.source,))
@@ -158,7 +167,7 @@ class Ledger:
 
 
 def _record(row: tuple[object, ...]) -> DocumentRecord:
-    doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type = row
+    doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline = row
     return DocumentRecord(
         doc_id=str(doc_id),
         source=str(source),
@@ -169,4 +178,5 @@ def _record(row: tuple[object, ...]) -> DocumentRecord:
         ingested_at=str(ingested_at),
         title=str(title),
         file_type=str(file_type),
+        pipeline=str(pipeline),
     )

@@ -35,6 +35,8 @@ FILE_TYPES: dict[str, str] = {
     ".text": "txt",
     ".eml": "eml",
 }
+# Bump when parsing or chunking changes what a file turns into: every file is then re-ingested once.
+PIPELINE_VERSION = 2
 _OOXML = {"docx": "Word", "pptx": "PowerPoint", "xlsx": "Excel"}
 _TEXT_TYPES = {"csv", "tsv", "html", "md", "txt", "eml"}
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
@@ -178,7 +180,7 @@ def _partition(path: Path, file_type: str) -> list[Any]:
 
 def _blocks_for(path: Path, file_type: str, elements: Sequence[Any]) -> list[Block]:
     items = [(type(e).__name__, (e.text or "").strip(), e.metadata) for e in elements]
-    items = [(kind, text, meta) for kind, text, meta in items if text and kind != "PageBreak"]
+    items = [(kind, text, meta) for kind, text, meta in items if text and kind not in _NOT_CONTENT]
     if file_type == "pptx":
         return _slide_blocks(items)
     if file_type == "pdf":
@@ -190,6 +192,10 @@ def _blocks_for(path: Path, file_type: str, elements: Sequence[Any]) -> list[Blo
     return blocks
 
 
+# Not "Header"/"Footer": for PDFs unstructured guesses those from the position on the page, and a
+# heading at the top of a page is real content. Repeated running lines are dropped by
+# _drop_page_boilerplate instead.
+_NOT_CONTENT = {"PageBreak", "PageNumber"}
 _Item = tuple[str, str, Any]  # element kind, stripped text, unstructured metadata
 _NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S")
 

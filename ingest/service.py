@@ -14,7 +14,7 @@ from typing import Any
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
 from ingest.ledger import Ledger, now_iso
-from ingest.parse import parse_file
+from ingest.parse import PIPELINE_VERSION, parse_file
 from rag.errors import (
     DocumentError,
     EmptyDocumentError,
@@ -95,10 +95,12 @@ class IngestService:
         except FileNotFoundError as exc:
             raise DocumentError("The file disappeared before it could be read.") from exc
         record = self._ledger.by_source(source)
-        if record and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        pipeline = self._pipeline()
+        current = record is not None and record.pipeline == pipeline
+        if record and current and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             return Outcome.UNCHANGED, 0
         sha256 = sha256_file(path)
-        if record and record.sha256 == sha256:
+        if record and current and record.sha256 == sha256:
             self._ledger.touch(record.doc_id, stat.st_size, stat.st_mtime_ns)
             return Outcome.UNCHANGED, 0
         doc_id = document_id(source)
@@ -136,10 +138,17 @@ class IngestService:
                 ingested_at=now_iso(),
                 title=parsed.title,
                 file_type=parsed.file_type,
+                pipeline=pipeline,
             )
         )
         self.embedded_chunks += len(chunks)
         return (Outcome.UPDATED if record else Outcome.ADDED), len(chunks)
+
+    def _pipeline(self) -> str:
+        """What turned files into chunks; when it changes (a parser upgrade, new chunk sizes), files are
+        re-ingested once even though their content did not change."""
+        s = self._kb.settings
+        return f"v{PIPELINE_VERSION}:{s.chunk_tokens}:{s.chunk_overlap_tokens}"
 
     # -- many files ----------------------------------------------------------------------------------
 
@@ -183,7 +192,7 @@ class IngestService:
             except (ServiceUnavailableError, StoreError):
                 raise  # every remaining file would fail the same way: stop and say why
             except Exception as exc:  # a bug on one odd file must not stop the batch
-                log.exception("unexpected error ingesting %s", file)
+                log.debug("unexpected error ingesting %s", file, exc_info=True)  # RAG_DEBUG=1 shows it
                 message = f"Unexpected error ({exc.__class__.__name__}: {exc}); please report it."
                 report.failed.append({"path": str(file), "error": message})
             if on_progress:

@@ -237,6 +237,100 @@ def _where(hit: Hit) -> str:
     return " | ".join(parts)
 
 
+# -- answers ---------------------------------------------------------------------------------------
+
+
+def _read_history(path: Path | None) -> list[Any]:
+    from rag.generation import Message
+
+    if path is None:
+        return []
+    try:
+        raw = path.read_text(encoding="utf-8").strip()
+        turns = (
+            json.loads(raw)
+            if raw.startswith("[")
+            else [json.loads(line) for line in raw.splitlines() if line]
+        )
+        return [Message(t["role"], str(t["content"])) for t in turns if t["role"] in ("user", "assistant")]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"Could not read the history file {path}: it must be a JSON list (or JSON lines) of "
+            '{"role": "user"|"assistant", "content": "..."} objects.'
+        ) from exc
+
+
+def _print_sources(answer: Any) -> None:
+    if answer.refused:
+        if answer.refusal_reason:
+            click.echo(f"({answer.refusal_reason})", err=True)
+        return
+    if answer.citations:
+        click.echo("\nSources:")
+    for c in answer.citations:
+        where = ", ".join(
+            [display_source(c.source)]
+            + ([f"page {c.page}"] if c.page is not None else [])
+            + ([c.section] if c.section else [])
+        )
+        click.echo(f'  [{c.n}] {where}\n      "{" ".join(c.quote.split())}"')
+    if not answer.grounded:
+        click.echo("\nwarning: this answer cites no source; check it against the documents.", err=True)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: answer, citations, refused, timings.")
+@click.option("--stream", is_flag=True, help="Print the answer as the model writes it.")
+@click.option(
+    "--history",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Earlier turns for a follow-up question: JSON list of {role, content}.",
+)
+@click.option("--source", "sources", multiple=True, help="Only use this document (repeatable).")
+@click.option(
+    "--passages-if-no-llm",
+    "fallback",
+    is_flag=True,
+    help="If the LLM cannot be reached, show the cited passages instead of failing (the quick start).",
+)
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    stream: bool,
+    history: Path | None,
+    sources: tuple[str, ...],
+    fallback: bool,
+) -> None:
+    """Answer QUESTION from the documents, citing its sources."""
+    kb = _knowledge_base(ctx)
+    service = kb.answer_service()
+    filters = SearchFilters(sources=[_source_filter(s) for s in sources])
+    turns = _read_history(history)
+    if as_json or not stream:
+        answer = service.answer(question, turns, filters, fallback_to_passages=fallback)
+        if as_json:
+            click.echo(json.dumps(answer.to_json()))
+            return
+        click.echo(answer.answer)
+        _print_sources(answer)
+        return
+    final = None
+    for event in service.stream(question, turns, filters, fallback_to_passages=fallback):
+        if event.kind == "token":
+            click.echo(event.text, nl=False)
+        else:
+            final = event.answer
+    assert final is not None
+    if final.refused or final.extractive:
+        click.echo(final.answer)
+    else:
+        click.echo()
+    _print_sources(final)
+
+
 # -- documents -------------------------------------------------------------------------------------
 
 

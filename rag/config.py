@@ -70,6 +70,48 @@ class Settings(BaseSettings):
         description="Embedded store: build the HNSW index after an ingest once the store holds this "
         "many chunks; below it, exact search is fast enough and always exact.",
     )
+    llm: str = Field(
+        default="ollama:qwen2.5:14b",
+        description="Answering model: `ollama:<model>`, `openai:<model>` (any OpenAI-compatible server at "
+        "RAG_LLM_BASE_URL), or `none` (show the cited passages, no generated text).",
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="Base URL of the OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for that endpoint, if it wants one."
+    )
+    llm_context_tokens: int = Field(
+        default=8192,
+        ge=1024,
+        description="The model's context window: Ollama's num_ctx, and the budget the prompt is fitted into.",
+    )
+    llm_max_answer_tokens: int = Field(default=512, ge=16, description="Longest answer, in tokens.")
+    llm_temperature: float = Field(
+        default=0.1, ge=0, le=2, description="Sampling temperature (low: factual)."
+    )
+    llm_keep_alive: str = Field(
+        default="30m", description="How long Ollama keeps the model loaded after a request."
+    )
+    answer_candidates: int = Field(
+        default=12,
+        ge=1,
+        le=100,
+        description="Passages retrieved per question before the prompt budget picks.",
+    )
+    reranker: str | None = Field(
+        default=None,
+        description="Cross-encoder (sentence-transformers) that re-orders the passages: a local model path. "
+        "Unset: no reranking.",
+    )
+    min_relevance: float | None = Field(
+        default=None,
+        ge=-1,
+        le=1,
+        description="Confidence gate: below this cosine similarity between the question and the best passage "
+        'the answer is "I can\'t find this in the documents" and the LLM is not called. Unset: a default '
+        "for the embedder (0.45 for all-MiniLM-L6-v2, 0.5 otherwise).",
+    )
     request_timeout_s: float = Field(
         default=120.0, gt=0, description="Timeout for calls to Ollama and other model servers."
     )
@@ -97,6 +139,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must look like `ollama:<model>` or `sentence-transformers:<model name or path>`"
             )
+        return value
+
+    @field_validator("llm")
+    @classmethod
+    def _check_llm(cls, value: str) -> str:
+        kind, sep, model = value.partition(":")
+        if value != "none" and (not sep or not model or kind not in {"ollama", "openai"}):
+            raise ValueError("must look like `ollama:<model>`, `openai:<model>` or `none`")
         return value
 
     @model_validator(mode="after")

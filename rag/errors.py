@@ -55,6 +55,10 @@ class EmbedderUnavailableError(ServiceUnavailableError):
     code = "embedder_unavailable"
 
 
+class LLMUnavailableError(ServiceUnavailableError):
+    code = "llm_unavailable"
+
+
 class ModelNotFoundError(ServiceUnavailableError):
     code = "model_not_found"
 

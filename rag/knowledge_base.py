@@ -5,11 +5,17 @@ The CLI, the API and the watcher all go through this object, so they share one w
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rag.config import Settings
 from rag.embedding import Embedder, make_embedder
 from rag.retrieval import Retriever
 from rag.store import VectorStore, open_store
 from rag.types import StoreSpec
+
+if TYPE_CHECKING:
+    from rag.answer import AnswerService
+    from rag.generation import Generator
 
 
 class KnowledgeBase:
@@ -17,6 +23,8 @@ class KnowledgeBase:
         self.settings = settings
         self._embedder = embedder
         self._store: VectorStore | None = None
+        self._generator: Generator | None = None
+        self._generator_built = False
 
     @property
     def embedder(self) -> Embedder:
@@ -41,6 +49,23 @@ class KnowledgeBase:
     def retriever(self) -> Retriever:
         return Retriever(self.embedder, self.store, self.settings.prefetch_k)
 
+    @property
+    def generator(self) -> Generator | None:
+        """The answering LLM (None with RAG_LLM=none). Built on first use; nothing connects yet."""
+        if not self._generator_built:
+            from rag.generation import make_generator
+
+            self._generator = make_generator(self.settings)
+            self._generator_built = True
+        return self._generator
+
+    def answer_service(self) -> AnswerService:
+        from rag.answer import AnswerService
+        from rag.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(self.settings.reranker) if self.settings.reranker else None
+        return AnswerService(self.settings, self.retriever(), self.generator, self.embedder.name, reranker)
+
     def reset_store(self) -> None:
         """Drop every chunk (the source files are untouched) so the next write re-creates the store."""
         store = self.existing_store()
@@ -54,3 +79,6 @@ class KnowledgeBase:
             self._store = None
         if self._embedder is not None:
             self._embedder.close()
+        if self._generator is not None:
+            self._generator.close()
+            self._generator = None

@@ -84,6 +84,7 @@ class DocumentRecord:
     ingested_at: str = ""
     title: str = ""
     file_type: str = ""
+    pipeline: str = ""  # parser version and chunk settings that produced the chunks
 
     @property
     def chunks(self) -> int:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quick start: install, ingest sample_docs/ and answer a sample question with its sources.
+# The quick start: install, ingest sample_docs/ and answer a sample question with its citations.
 # Offline-capable: uses the packaged all-MiniLM-L6-v2 quick-start embedder (production uses
 # nomic-embed-text through Ollama) and keeps its index apart, in the `quickstart` collection.
 set -euo pipefail
@@ -11,4 +11,6 @@ question="${1:-How many weeks of extra paid parental leave does Aldermoor give o
 .venv/bin/rag ingest sample_docs
 echo
 echo "Q: $question"
-.venv/bin/rag search "$question" --top-k 3
+# Answers through the configured LLM (RAG_LLM, default Qwen 14B via Ollama) when it is reachable;
+# otherwise shows the cited passages with a notice saying how to start one.
+.venv/bin/rag ask --passages-if-no-llm "$question"

@@ -52,6 +52,10 @@ class VectorStore(Protocol):
 
     def search(self, request: SearchRequest) -> list[Hit]: ...
 
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        """The chunks with these ids (unknown ids are left out), in the order asked."""
+        ...
+
     def count(self, filters: SearchFilters | None = None) -> int: ...
 
     def chunk_counts(self) -> dict[str, int]:

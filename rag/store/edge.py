@@ -152,6 +152,13 @@ class EdgeStore:
             for p in self._shard.query(query)
         ]
 
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if self._shard is None or not chunk_ids:
+            return []
+        records = self._shard.retrieve(point_ids=list(chunk_ids), with_payload=True, with_vector=False)
+        found = {str(r.id): chunk_from_payload(r.id, r.payload or {}) for r in records}
+        return [found[i] for i in chunk_ids if i in found]
+
     def count(self, filters: SearchFilters | None = None) -> int:
         if self._shard is None:
             return 0

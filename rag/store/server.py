@@ -140,6 +140,14 @@ class ServerStore:
             )
         return [Hit(chunk_from_payload(p.id, p.payload or {}), float(p.score)) for p in result.points]
 
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if self.spec is None or not chunk_ids:
+            return []
+        with _translate(self._where):
+            records = self._client.retrieve(self._collection, ids=list(chunk_ids), with_payload=True)
+        found = {str(r.id): chunk_from_payload(r.id, r.payload or {}) for r in records}
+        return [found[i] for i in chunk_ids if i in found]
+
     def count(self, filters: SearchFilters | None = None) -> int:
         if self.spec is None:
             return 0

@@ -188,3 +188,14 @@ def test_remove_and_reindex(
     report = service.reindex()
     assert report.added == 2
     assert embedder.documents_embedded - before == kb.store.count()
+
+
+def test_new_chunk_settings_reingest_unchanged_files_once(
+    service: IngestService, kb: KnowledgeBase, embedder: CountingEmbedder, corpus: Path
+) -> None:
+    service.sync([corpus])
+    kb.settings = kb.settings.model_copy(update={"chunk_tokens": 200})
+    report = service.sync([corpus])
+    assert (report.updated, report.unchanged) == (3, 0)
+    assert service.sync([corpus]).unchanged == 3
+    assert kb.store.count() == sum(r.chunks for r in service._ledger.documents())

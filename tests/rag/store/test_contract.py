@@ -257,3 +257,10 @@ def test_empty_store_without_spec_answers_nothing(open_store: Opener) -> None:
     assert store.count() == 0
     assert store.chunk_counts() == {}
     assert store.search(SearchRequest(text="leave", dense=None, mode="sparse")) == []
+
+
+def test_get_returns_chunks_by_id_in_the_order_asked(open_store: Opener) -> None:
+    store = filled(open_store)
+    wanted = [CORPUS[2][0].chunk_id, "00000000-0000-0000-0000-000000000000", CORPUS[0][0].chunk_id]
+    assert store.get(wanted) == [CORPUS[2][0], CORPUS[0][0]]
+    assert store.get([]) == []

@@ -1,0 +1,250 @@
+"""Answer a question from the documents: retrieve, rerank, gate, prompt, generate, cite.
+
+One pipeline for the CLI and the API. It streams events (tokens, then the finished answer) and
+``answer()`` is the same pipeline, collected.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from rag.citations import Citation, best_quote, cite, is_refusal, strip_markers
+from rag.config import Settings
+from rag.embedding.ollama import approx_token_count
+from rag.errors import InputError, ServiceUnavailableError
+from rag.generation.base import Generator, Message
+from rag.prompt import REFUSAL, build_prompt, condense_messages, source_label
+from rag.rerank import CrossEncoderReranker
+from rag.retrieval import Retriever
+from rag.types import Hit, SearchFilters
+
+# Cosine similarity below which the best passage is too weak to answer from; measured on the sample
+# questions for the quick-start embedder (answerable >= 0.49, unanswerable <= 0.43). `rag eval`
+# reports the separation for your own documents.
+_DEFAULT_MIN_RELEVANCE = {"all-minilm-l6-v2": 0.45}
+_FALLBACK_MIN_RELEVANCE = 0.5
+_EXTRACTIVE_PASSAGES = 3
+
+
+def default_min_relevance(embedder_name: str) -> float:
+    model = embedder_name.split(":", 1)[-1].rsplit("/", 1)[-1].lower()
+    return _DEFAULT_MIN_RELEVANCE.get(model, _FALLBACK_MIN_RELEVANCE)
+
+
+@dataclass(slots=True)
+class Answer:
+    question: str
+    answer: str
+    citations: list[Citation] = field(default_factory=list)
+    refused: bool = False
+    refusal_reason: str | None = None
+    grounded: bool = False  # at least one valid citation
+    extractive: bool = False  # passages shown without generated text
+    model: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["citations"] = [asdict(c) for c in self.citations]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerEvent:
+    kind: Literal["token", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def mark(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[name] = round((now - since) * 1000, 1)
+        return now
+
+    def total(self) -> dict[str, float]:
+        self.timings["total_ms"] = round((time.perf_counter() - self.start) * 1000, 1)
+        return self.timings
+
+
+class AnswerService:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever,
+        generator: Generator | None,
+        embedder_name: str,
+        reranker: CrossEncoderReranker | None = None,
+    ) -> None:
+        self._settings = settings
+        self._retriever = retriever
+        self._generator = generator
+        self._reranker = reranker
+        self._min_relevance = (
+            settings.min_relevance
+            if settings.min_relevance is not None
+            else default_min_relevance(embedder_name)
+        )
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        filters: SearchFilters | None = None,
+        *,
+        fallback_to_passages: bool = False,
+    ) -> Answer:
+        for event in self.stream(question, history, filters, fallback_to_passages=fallback_to_passages):
+            if event.answer is not None:
+                return event.answer
+        raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        filters: SearchFilters | None = None,
+        *,
+        fallback_to_passages: bool = False,
+    ) -> Iterator[AnswerEvent]:
+        """Yield token events as the model writes, then one final event with the cited answer.
+
+        ``fallback_to_passages`` (the quick start only) shows the passages, clearly labelled, when the
+        LLM cannot be reached; otherwise an unreachable LLM raises.
+        """
+        question = question.strip()
+        if not question:
+            raise InputError("The question is empty.")
+        clock = _Clock()
+        standalone = question
+        llm_down: ServiceUnavailableError | None = None
+        if history and self._generator is not None:
+            since = time.perf_counter()
+            try:
+                rewritten = self._generator.generate(condense_messages(history, question), 128).strip()
+                standalone = rewritten.splitlines()[0].strip() if rewritten else question
+            except ServiceUnavailableError as exc:
+                if not fallback_to_passages:
+                    raise
+                llm_down = exc
+            clock.mark("condense_ms", since)
+
+        since = time.perf_counter()
+        retrieval = self._retriever.retrieve(
+            standalone, self._settings.answer_candidates, self._settings.search_mode, filters
+        )
+        since = clock.mark("retrieval_ms", since)
+        hits = retrieval.hits
+        if self._reranker is not None and hits:
+            hits = self._reranker.rerank(standalone, hits)
+            clock.mark("rerank_ms", since)
+
+        weak = retrieval.best_similarity is not None and retrieval.best_similarity < self._min_relevance
+        if not hits or weak:
+            reason = (
+                "no passage matched the question"
+                if not hits
+                else f"the closest passage has similarity {retrieval.best_similarity:.2f}, below the "
+                f"confidence threshold {self._min_relevance:.2f} (RAG_MIN_RELEVANCE)"
+            )
+            yield self._final(
+                Answer(standalone, REFUSAL, refused=True, refusal_reason=reason, timings=clock.total())
+            )
+            return
+
+        if self._generator is None:
+            notice = "No LLM is configured (RAG_LLM=none): these are the most relevant passages."
+            yield self._final(self._extractive(standalone, hits, notice, clock))
+            return
+        if llm_down is not None:
+            yield self._final(self._extractive(standalone, hits, _no_llm_notice(llm_down), clock))
+            return
+
+        prompt = build_prompt(
+            standalone,
+            hits,
+            context_tokens=self._settings.llm_context_tokens,
+            answer_tokens=self._settings.llm_max_answer_tokens,
+            count_tokens=approx_token_count,
+        )
+        pieces: list[str] = []
+        since = time.perf_counter()
+        try:
+            for piece in self._generator.stream(prompt.messages, self._settings.llm_max_answer_tokens):
+                if not pieces:
+                    clock.timings["first_token_ms"] = round((time.perf_counter() - clock.start) * 1000, 1)
+                pieces.append(piece)
+                yield AnswerEvent("token", text=piece)
+        except ServiceUnavailableError as exc:
+            if not fallback_to_passages or pieces:
+                raise
+            yield self._final(self._extractive(standalone, hits, _no_llm_notice(exc), clock))
+            return
+        clock.mark("generation_ms", since)
+
+        text = "".join(pieces).strip()
+        if is_refusal(text) or not text:
+            yield self._final(
+                Answer(
+                    standalone,
+                    REFUSAL,
+                    refused=True,
+                    refusal_reason="the model found no answer in the passages it was given",
+                    model=self._generator.name,
+                    timings=clock.total(),
+                )
+            )
+            return
+        cited = cite(text, prompt.sources)
+        if cited.citations and not re.search(r"[^\W\d_]{2}", strip_markers(cited.text)):
+            # Small models sometimes answer with nothing but "[1]": show what they pointed at.
+            pointed = [prompt.sources[c.n - 1] for c in cited.citations]
+            notice = "The model pointed at these passages without writing an answer:"
+            answer = self._extractive(standalone, pointed, notice, clock)
+            answer.model = self._generator.name
+            yield self._final(answer)
+            return
+        yield self._final(
+            Answer(
+                standalone,
+                cited.text,
+                citations=cited.citations,
+                grounded=bool(cited.citations),
+                model=self._generator.name,
+                timings=clock.total(),
+            )
+        )
+
+    def _extractive(self, question: str, hits: list[Hit], notice: str, clock: _Clock) -> Answer:
+        shown = hits[:_EXTRACTIVE_PASSAGES]
+        lines = [notice]
+        citations = []
+        for n, hit in enumerate(shown, start=1):
+            quote = best_quote(hit.chunk.text, question)
+            lines.append(f'[{n}] {source_label(hit)}: "{quote}"')
+            c = hit.chunk
+            citations.append(Citation(n, c.source, c.page, c.section, quote, hit.score, c.doc_id, c.chunk_id))
+        return Answer(
+            question,
+            "\n".join(lines),
+            citations=citations,
+            grounded=True,
+            extractive=True,
+            timings=clock.total(),
+        )
+
+    @staticmethod
+    def _final(answer: Answer) -> AnswerEvent:
+        return AnswerEvent("answer", answer=answer)
+
+
+def _no_llm_notice(exc: ServiceUnavailableError) -> str:
+    return f"No LLM is reachable, so here are the most relevant passages instead. {exc.message}"
