@@ -163,3 +163,106 @@ def test_invalid_setting_is_reported_by_name(rag_env: Path, monkeypatch: pytest.
     result = run("search", "x")
     assert result.exit_code == 1
     assert "RAG_CHUNK_TOKENS" in result.stderr
+
+
+def _leave_answer(messages: list[dict[str, str]]) -> str:
+    import re
+
+    user = messages[-1]["content"]
+    block = next(b for b in user.split("\n\n") if "21 days" in b)
+    n = re.match(r"\[(\d+)\]", block)
+    assert n is not None
+    return f"Book flights at least 21 days before departure [{n.group(1)}]."
+
+
+def test_ask_json_through_ollama_with_citations_and_timings(
+    rag_env: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.ollama_server import OllamaProtocolServer
+
+    run("ingest", str(docs), "--json")
+    with OllamaProtocolServer(models=["qwen2.5:14b"], respond=_leave_answer) as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        monkeypatch.setenv("RAG_MIN_RELEVANCE", "0.1")
+        result = run("ask", "How early must flights be booked?", "--json")
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)
+        assert body["answer"].startswith("Book flights at least 21 days before departure [")
+        assert body["refused"] is False and body["grounded"] is True
+        [citation] = body["citations"]
+        assert Path(citation["source"]).name == "travel.md"
+        assert citation["quote"] == "Book flights at least 21 days before departure."
+        assert citation["section"] == "Travel > Flights"
+        assert {"retrieval_ms", "first_token_ms", "generation_ms", "total_ms"} <= set(body["timings"])
+
+        streamed = run("ask", "How early must flights be booked?", "--stream")
+        assert streamed.exit_code == 0
+        assert "Book flights at least 21 days before departure [" in streamed.stdout
+        assert "Sources:" in streamed.stdout and "travel.md" in streamed.stdout
+
+
+def test_ask_with_ollama_down_fails_with_the_fix_unless_passages_are_allowed(
+    rag_env: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    run("ingest", str(docs), "--json")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}")
+    monkeypatch.setenv("RAG_MIN_RELEVANCE", "0.1")
+    result = run("ask", "How early must flights be booked?", "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""  # nothing half-written
+    assert f"127.0.0.1:{port}" in result.stderr and "ollama serve" in result.stderr
+
+    fallback = run("ask", "How early must flights be booked?", "--passages-if-no-llm")
+    assert fallback.exit_code == 0
+    assert fallback.stdout.startswith("No LLM is reachable")
+    assert "travel.md" in fallback.stdout and "21 days" in fallback.stdout
+
+
+def test_ask_refuses_when_the_documents_do_not_say(
+    rag_env: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("ingest", str(docs), "--json")
+    monkeypatch.setenv("RAG_LLM", "none")
+    body = json.loads(run("ask", "What is the share price of Tesla?", "--json").stdout)
+    assert body["refused"] is True and body["citations"] == []
+    assert body["answer"] == "I can't find this in the documents."
+    assert "RAG_MIN_RELEVANCE" in body["refusal_reason"]
+
+
+def test_ask_follow_up_with_a_history_file(
+    rag_env: Path, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.ollama_server import OllamaProtocolServer
+
+    run("ingest", str(docs), "--json")
+    history = tmp_path / "chat.json"
+    history.write_text(
+        json.dumps(
+            [
+                {"role": "user", "content": "Tell me about flights."},
+                {"role": "assistant", "content": "Flights need booking."},
+            ]
+        )
+    )
+
+    def respond(messages: list[dict[str, str]]) -> str:
+        if "standalone" in messages[0]["content"]:
+            return "How many days before departure must flights be booked?"
+        return _leave_answer(messages)
+
+    with OllamaProtocolServer(models=["qwen2.5:14b"], respond=respond) as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        monkeypatch.setenv("RAG_MIN_RELEVANCE", "0.1")
+        body = json.loads(run("ask", "how early?", "--history", str(history), "--json").stdout)
+    assert body["question"] == "How many days before departure must flights be booked?"
+    assert "condense_ms" in body["timings"] and body["grounded"] is True
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = run("ask", "x", "--history", str(bad))
+    assert result.exit_code == 1 and "history file" in result.stderr
