@@ -100,9 +100,13 @@ class AnswerService:
         history: Sequence[Message] = (),
         filters: SearchFilters | None = None,
         *,
+        top_k: int | None = None,
         fallback_to_passages: bool = False,
     ) -> Answer:
-        for event in self.stream(question, history, filters, fallback_to_passages=fallback_to_passages):
+        events = self.stream(
+            question, history, filters, top_k=top_k, fallback_to_passages=fallback_to_passages
+        )
+        for event in events:
             if event.answer is not None:
                 return event.answer
         raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
@@ -113,10 +117,12 @@ class AnswerService:
         history: Sequence[Message] = (),
         filters: SearchFilters | None = None,
         *,
+        top_k: int | None = None,
         fallback_to_passages: bool = False,
     ) -> Iterator[AnswerEvent]:
         """Yield token events as the model writes, then one final event with the cited answer.
 
+        ``top_k`` overrides how many passages are retrieved (RAG_ANSWER_CANDIDATES).
         ``fallback_to_passages`` (the quick start only) shows the passages, clearly labelled, when the
         LLM cannot be reached; otherwise an unreachable LLM raises.
         """
@@ -139,7 +145,7 @@ class AnswerService:
 
         since = time.perf_counter()
         retrieval = self._retriever.retrieve(
-            standalone, self._settings.answer_candidates, self._settings.search_mode, filters
+            standalone, top_k or self._settings.answer_candidates, self._settings.search_mode, filters
         )
         since = clock.mark("retrieval_ms", since)
         hits = retrieval.hits

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import click
 
 from rag.config import load_settings
-from rag.errors import InputError, RagError
+from rag.errors import ConfigError, InputError, RagError
 from rag.knowledge_base import KnowledgeBase
 from rag.types import Hit, SearchFilters
 
@@ -402,6 +402,42 @@ def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
     with _progress(not as_json, "Re-indexing") as on_progress:
         report = _ingest_service(ctx, kb).reindex(on_progress=on_progress)
     click.echo(json.dumps(report.to_json()) if as_json else f"re-indexed {report.added} documents")
+
+
+# -- server --------------------------------------------------------------------------------------
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [RAG_HOST, default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [RAG_PORT, default 8000].")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the REST API (and the OpenAI-compatible endpoint) with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = load_settings()
+    host = host or settings.host
+    port = port or settings.port
+    if settings.auth_disabled and not is_loopback(host):
+        raise ConfigError(
+            f"Refusing to serve on {host} with RAG_AUTH_DISABLED=true: anyone on the network could read "
+            "your documents. Set RAG_API_KEYS, or listen on 127.0.0.1."
+        )
+    app = create_app(settings)
+    click.echo(f"private-rag API on http://{host}:{port} (docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

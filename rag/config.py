@@ -112,6 +112,30 @@ class Settings(BaseSettings):
         'the answer is "I can\'t find this in the documents" and the LLM is not called. Unset: a default '
         "for the embedder (0.45 for all-MiniLM-L6-v2, 0.5 otherwise).",
     )
+    host: str = Field(default="127.0.0.1", description="`rag serve`: address to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="`rag serve`: port to listen on.")
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated API keys accepted as `Authorization: Bearer <key>` by the REST API.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="A file with one API key per line (in addition to RAG_API_KEYS)."
+    )
+    auth_disabled: bool = Field(
+        default=False,
+        description="Turn API-key checks off, for local use only: the server refuses to start like this on "
+        "an address other than loopback.",
+    )
+    max_upload_mb: int = Field(default=50, ge=1, le=4096, description="Largest file accepted by upload.")
+    max_concurrent_answers: int = Field(
+        default=2, ge=1, le=256, description="Answers generated at the same time (the LLM is the bottleneck)."
+    )
+    answer_queue_limit: int = Field(
+        default=8,
+        ge=0,
+        le=10_000,
+        description="Answers allowed to wait for a free slot; more are refused with 429 and Retry-After.",
+    )
     request_timeout_s: float = Field(
         default=120.0, gt=0, description="Timeout for calls to Ollama and other model servers."
     )
@@ -159,6 +183,21 @@ class Settings(BaseSettings):
     def collection_dir(self) -> Path:
         """This knowledge base's folder inside the data dir (ledger, embedded shard, uploads)."""
         return self.data_dir / self.collection
+
+    def api_key_list(self) -> list[str]:
+        keys = self.api_keys.get_secret_value().split(",") if self.api_keys else []
+        if self.api_keys_file is not None:
+            from rag.errors import ConfigError
+
+            try:
+                keys += self.api_keys_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(f"Cannot read RAG_API_KEYS_FILE {self.api_keys_file}: {exc}") from exc
+        return [k.strip() for k in keys if k.strip() and not k.strip().startswith("#")]
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.collection_dir / "uploads"
 
     @property
     def ledger_path(self) -> Path:

@@ -77,3 +77,21 @@ class StoreMismatchError(StoreError):
     """The store was built with another embedder or dimension."""
 
     code = "store_mismatch"
+
+
+class AuthenticationError(RagError):
+    code = "unauthorized"
+
+
+class PayloadTooLargeError(InputError):
+    code = "payload_too_large"
+
+
+class TooBusyError(RagError):
+    """More answers are running and waiting than the server accepts; try again after ``retry_after_s``."""
+
+    code = "too_busy"
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -47,6 +47,10 @@ class OllamaGenerator:
                 if piece:
                     yield piece
 
+    def check(self) -> None:
+        with self._translate():
+            self._client.show(self._model)
+
     def close(self) -> None:
         self._client._client.close()
 

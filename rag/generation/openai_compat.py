@@ -42,6 +42,14 @@ class OpenAICompatibleGenerator:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
 
+    def check(self) -> None:
+        with self._translate():
+            models = {m.id for m in self._client.models.list()}
+        if models and self._model not in models:
+            raise ModelNotFoundError(
+                f"The endpoint at {self._base_url} serves {sorted(models)}, not {self._model!r}: fix RAG_LLM."
+            )
+
     def close(self) -> None:
         self._client.close()
 

@@ -22,11 +22,11 @@ LOCK_NAME = "owner.lock"
 
 
 def _describe_self() -> dict[str, object]:
-    argv = [Path(sys.argv[0]).name, *sys.argv[1:3]] if sys.argv and sys.argv[0] else ["python"]
+    argv = [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else ["python"]
     return {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "command": " ".join(argv),
+        "command": " ".join(argv)[:120],
         "since": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 

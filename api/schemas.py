@@ -1,0 +1,158 @@
+"""Request and response bodies of the REST API (they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from rag.answer import Answer
+from rag.citations import Citation
+from rag.types import Hit, SearchFilters
+
+
+class Filters(BaseModel):
+    sources: list[str] = Field(default_factory=list, description="Only these source paths.")
+    doc_ids: list[str] = Field(default_factory=list, description="Only these document ids.")
+    file_types: list[str] = Field(default_factory=list, description="Only these types, e.g. pdf, docx.")
+
+    def to_filters(self) -> SearchFilters:
+        return SearchFilters(doc_ids=self.doc_ids, sources=self.sources, file_types=self.file_types)
+
+
+class Turn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=20_000)
+
+
+class QueryRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=4000, description="The question to answer.")
+    top_k: int | None = Field(
+        default=None, ge=1, le=50, description="Passages to consider (default from settings)."
+    )
+    filters: Filters | None = None
+    history: list[Turn] = Field(
+        default_factory=list, max_length=50, description="Earlier turns, oldest first."
+    )
+    stream: bool = Field(
+        default=False, description="Server-Sent Events: `token` events, then one `answer` event."
+    )
+
+
+class CitationOut(BaseModel):
+    n: int
+    source: str
+    page: int | None
+    section: str | None
+    quote: str
+    score: float
+    doc_id: str
+    chunk_id: str
+    origin: str
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        return cls(**{name: getattr(citation, name) for name in cls.model_fields})
+
+
+class QueryResponse(BaseModel):
+    question: str = Field(
+        description="The question as used for retrieval (condensed when history was given)."
+    )
+    answer: str
+    citations: list[CitationOut]
+    refused: bool
+    refusal_reason: str | None
+    grounded: bool
+    extractive: bool
+    model: str | None
+    timings: dict[str, float]
+
+    @classmethod
+    def of(cls, answer: Answer) -> QueryResponse:
+        return cls(
+            question=answer.question,
+            answer=answer.answer,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            refused=answer.refused,
+            refusal_reason=answer.refusal_reason,
+            grounded=answer.grounded,
+            extractive=answer.extractive,
+            model=answer.model,
+            timings=answer.timings,
+        )
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int | None = Field(default=None, ge=1, le=100)
+    filters: Filters | None = None
+    mode: Literal["hybrid", "dense", "sparse"] | None = None
+
+
+class HitOut(BaseModel):
+    text: str
+    source: str
+    page: int | None
+    section: str | None
+    score: float
+    doc_id: str
+    chunk_id: str
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        c = hit.chunk
+        return cls(
+            text=c.text, source=c.source, page=c.page, section=c.section, score=hit.score,
+            doc_id=c.doc_id, chunk_id=c.chunk_id,
+        )  # fmt: skip
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[HitOut]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    hash: str
+    chunks: int
+    ingested_at: str
+    file_type: str
+    title: str
+
+
+class FailedFileOut(BaseModel):
+    source: str
+    error: str
+    failed_at: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut] = Field(default_factory=list)
+    failed: list[FailedFileOut] = Field(default_factory=list)
+    total: int
+    offset: int
+    limit: int
+
+
+class UploadResponse(BaseModel):
+    outcome: Literal["added", "updated", "unchanged"]
+    document: DocumentOut
+
+
+class DeleteResponse(BaseModel):
+    deleted: str
+    source: str
+    chunks: int
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class ReadyResponse(BaseModel):
+    ready: bool
+    checks: dict[str, Check]

@@ -1,0 +1,60 @@
+"""Everything a request needs, opened once at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from api.limits import AnswerLimiter
+from ingest.ledger import Ledger
+from ingest.service import IngestService
+from rag.answer import AnswerService
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.errors import ServiceUnavailableError
+from rag.knowledge_base import KnowledgeBase
+
+log = logging.getLogger("rag.api")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    kb: KnowledgeBase
+    ledger: Ledger
+    ingest: IngestService
+    limiter: AnswerLimiter
+    # Uploads (and later the watcher) ingest one file at a time; searches and answers never wait for it.
+    ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def answers(self) -> AnswerService:
+        return self.kb.answer_service()
+
+    def size(self) -> tuple[int, int]:
+        try:
+            return self.ledger.count(), self.kb.existing_store().count()
+        except Exception:  # metrics must never fail a scrape
+            return self.ledger.count(), 0
+
+    def close(self) -> None:
+        self.kb.close()
+        self.ledger.close()
+
+
+def open_services(settings: Settings, embedder: Embedder | None = None) -> Services:
+    kb = KnowledgeBase(settings, embedder=embedder)
+    try:
+        _ = kb.store  # opens (or creates) the store for this embedder; fails fast on a locked data dir
+    except ServiceUnavailableError as exc:
+        # The embedder is down: serve anyway; /ready says what is wrong and requests retry the open.
+        log.warning("starting without the embedder: %s", exc.message)
+    ledger = Ledger(settings.ledger_path)
+    return Services(
+        settings=settings,
+        kb=kb,
+        ledger=ledger,
+        ingest=IngestService(kb, ledger),
+        limiter=AnswerLimiter(settings.max_concurrent_answers, settings.answer_queue_limit),
+    )
