@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from api.limits import AnswerLimiter
 from ingest.ledger import Ledger
 from ingest.service import IngestService
+from ingest.watcher import FolderWatcher
 from rag.answer import AnswerService
 from rag.config import Settings
 from rag.embedding import Embedder
@@ -27,6 +28,7 @@ class Services:
     limiter: AnswerLimiter
     # Uploads (and later the watcher) ingest one file at a time; searches and answers never wait for it.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    watcher: FolderWatcher | None = None
 
     @property
     def answers(self) -> AnswerService:
@@ -39,6 +41,8 @@ class Services:
             return self.ledger.count(), 0
 
     def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
         self.kb.close()
         self.ledger.close()
 
@@ -51,10 +55,21 @@ def open_services(settings: Settings, embedder: Embedder | None = None) -> Servi
         # The embedder is down: serve anyway; /ready says what is wrong and requests retry the open.
         log.warning("starting without the embedder: %s", exc.message)
     ledger = Ledger(settings.ledger_path)
-    return Services(
+    services = Services(
         settings=settings,
         kb=kb,
         ledger=ledger,
         ingest=IngestService(kb, ledger),
         limiter=AnswerLimiter(settings.max_concurrent_answers, settings.answer_queue_limit),
     )
+    if settings.watch_dir is not None:
+        services.watcher = FolderWatcher(
+            settings.watch_dir,
+            services.ingest,
+            lock=services.ingest_lock,
+            debounce_s=settings.watch_debounce_s,
+            poll=settings.watch_poll,
+            poll_interval_s=settings.watch_poll_interval_s,
+            exclude=settings.data_dir,
+        ).start()
+    return services

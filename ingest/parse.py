@@ -86,7 +86,7 @@ def parse_file(path: Path) -> ParsedDocument:
             else ""
         )
         raise EmptyDocumentError(f"No text could be extracted from this file.{hint}")
-    return ParsedDocument(title=_title_from_name(path), file_type=file_type, blocks=blocks)
+    return ParsedDocument(title=title_from_name(path), file_type=file_type, blocks=blocks)
 
 
 # -- content checks --------------------------------------------------------------------------------
@@ -211,6 +211,7 @@ def _heading_blocks(items: Sequence[_Item], trust_depth: bool) -> list[Block]:
     blocks: list[Block] = []
     numbered_level: int | None = None
     sheet: str | None = None
+    headings: list[tuple[str, int | None]] = []
     for i, (kind, text, meta) in enumerate(items):
         page = meta.page_number
         if meta.page_name != sheet:  # a new spreadsheet sheet starts its own heading path
@@ -235,8 +236,12 @@ def _heading_blocks(items: Sequence[_Item], trust_depth: bool) -> list[Block]:
                 level = numbered_level + 1 if numbered_level is not None else 0
         if level is not None:
             stack = [(d, h) for d, h in stack if d < level] + [(level, text)]
+            headings.append((text, page))
             continue
         blocks.append(Block(text, tuple(h for _, h in stack), page))
+    if not blocks and headings:
+        # A document of nothing but headings (a stub, an outline) still says something.
+        return [Block(text, (), page) for text, page in headings]
     return blocks
 
 
@@ -363,7 +368,7 @@ def table_to_text(html: str) -> str:
     return "\n".join(lines)
 
 
-def _title_from_name(path: Path) -> str:
+def title_from_name(path: Path) -> str:
     return " ".join(re.split(r"[_\-\s]+", path.stem)).strip() or path.name
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
 from ingest.ledger import Ledger, now_iso
-from ingest.parse import PIPELINE_VERSION, parse_file
+from ingest.parse import PIPELINE_VERSION, parse_file, title_from_name
 from rag.errors import (
     DocumentError,
     EmptyDocumentError,
@@ -35,6 +35,7 @@ class Outcome(StrEnum):
     ADDED = "added"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+    MOVED = "moved"  # same content under a new path: relabelled, not re-embedded
 
 
 @dataclass(slots=True)
@@ -103,7 +104,8 @@ class IngestService:
         if record and current and record.sha256 == sha256:
             self._ledger.touch(record.doc_id, stat.st_size, stat.st_mtime_ns)
             return Outcome.UNCHANGED, 0
-        doc_id = document_id(source)
+        # A document keeps its id for life, also after a rename changed its path.
+        doc_id = record.doc_id if record else document_id(source)
         try:
             parsed = parse_file(path)
             embedder = self._kb.embedder
@@ -157,6 +159,7 @@ class IngestService:
         paths: Sequence[Path],
         remove_missing: bool = False,
         on_progress: ProgressCallback | None = None,
+        exclude: Path | None = None,
     ) -> IngestReport:
         """Ingest every document under ``paths``; with ``remove_missing``, also forget documents under
         those paths whose files are gone. Per-file problems land in ``report.failed``."""
@@ -169,7 +172,7 @@ class IngestService:
             path = path.expanduser()
             if path.is_dir():
                 existing_roots.append(path)
-                for file, supported in walk(path, exclude=self._kb.settings.data_dir):
+                for file, supported in walk(path, exclude=exclude or self._kb.settings.data_dir):
                     if supported:
                         files.append(file)
                     else:
@@ -179,7 +182,7 @@ class IngestService:
                 files.append(path)  # named explicitly: an unsupported type is reported, not skipped
             elif not (remove_missing and self._ledger.by_source(source_of(path))):
                 report.failed.append({"path": str(path), "error": "No such file or folder."})
-        if not existing_roots and not (remove_missing and any(self._known_under(p) for p in paths)):
+        if not existing_roots and not (remove_missing and any(self.known_under(p) for p in paths)):
             raise InputError("Nothing to ingest: " + ", ".join(str(p) for p in paths) + " does not exist.")
         files = list(dict.fromkeys(files))
         for done, file in enumerate(files, start=1):
@@ -200,7 +203,7 @@ class IngestService:
         if remove_missing:
             present = {source_of(f) for f in files}
             for path in paths:
-                for record in self._known_under(path):
+                for record in self.known_under(path):
                     if record.source not in present:
                         self.remove(record.source)
                         report.removed += 1
@@ -208,7 +211,8 @@ class IngestService:
             self._kb.store.optimize()
         return report
 
-    def _known_under(self, path: Path) -> list[DocumentRecord]:
+    def known_under(self, path: Path) -> list[DocumentRecord]:
+        """Ingested documents at or below ``path``."""
         root = source_of(path)
         prefix = root.rstrip("/") + "/"
         return [r for r in self._ledger.documents() if r.source == root or r.source.startswith(prefix)]
@@ -231,6 +235,39 @@ class IngestService:
         self._kb.existing_store().delete_document(record.doc_id)
         self._ledger.remove(record.doc_id)
         return record
+
+    def forget(self, source: str) -> bool:
+        """Remove a document whose file is gone; False if it was never ingested."""
+        if self._ledger.by_source(source) is None:
+            self._ledger.clear_failure(source)
+            return False
+        self.remove(source)
+        return True
+
+    def move(self, old: Path, new: Path) -> Outcome | None:
+        """A file was renamed or moved. Same content: relabel its chunks (no embedding). Otherwise, or if
+        the old path was never ingested, returns None and the new path should simply be ingested."""
+        record = self._ledger.by_source(source_of(old))
+        if record is None:
+            return None
+        try:
+            stat = new.stat()
+        except FileNotFoundError:
+            self.remove(record.doc_id)  # moved away again before we looked
+            return None
+        if record.pipeline != self._pipeline() or sha256_file(new) != record.sha256:
+            self.remove(record.doc_id)
+            return None
+        new_source = source_of(new)
+        displaced = self._ledger.by_source(new_source)
+        if displaced is not None and displaced.doc_id != record.doc_id:
+            self.remove(displaced.doc_id)  # the move overwrote another ingested file
+        title = title_from_name(new)
+        self._kb.store.set_source(record.doc_id, new_source, title)
+        record.source, record.title = new_source, title
+        record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
+        self._ledger.put(record)
+        return Outcome.MOVED
 
     def reindex(self, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Rebuild everything with the current embedder from the files the ledger knows."""

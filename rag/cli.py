@@ -404,6 +404,56 @@ def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
     click.echo(json.dumps(report.to_json()) if as_json else f"re-indexed {report.added} documents")
 
 
+# -- watched folder ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--poll", is_flag=True, default=None, help="Poll instead of inotify [RAG_WATCH_POLL].")
+@click.option("--once", is_flag=True, help="Reconcile the folder once and exit (no watching).")
+@click.pass_context
+def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> None:
+    """Keep the index in step with FOLDER: new, changed, moved and deleted files. Ctrl-C stops."""
+    import signal
+    import threading
+
+    from ingest.watcher import FolderWatcher
+
+    kb = _knowledge_base(ctx)
+    service = _ingest_service(ctx, kb)
+    settings = kb.settings
+    _ = kb.store  # load the embedder and open the store now, not on the first dropped file
+
+    def show(what: str, detail: str) -> None:
+        click.echo(f"{what:>10}  {detail}", err=what == "failed")
+
+    watcher = FolderWatcher(
+        folder,
+        service,
+        debounce_s=settings.watch_debounce_s,
+        poll=settings.watch_poll if poll is None else poll,
+        poll_interval_s=settings.watch_poll_interval_s,
+        exclude=settings.data_dir,
+        on_event=show,
+    ).start()
+    if once:
+        watcher.wait_idle(timeout=24 * 3600)
+        watcher.stop()
+        return
+    click.echo(f"watching {watcher.root} (Ctrl-C to stop)", err=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+        status = watcher.status
+        click.echo(f"stopped; counts {status.counts}, last error: {status.last_error or 'none'}", err=True)
+
+
 # -- server --------------------------------------------------------------------------------------
 
 
@@ -421,13 +471,22 @@ def is_loopback(host: str) -> bool:
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on [RAG_HOST, default 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [RAG_PORT, default 8000].")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--watch",
+    "watch_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also keep the index in step with this folder [RAG_WATCH_DIR].",
+)
+def serve(host: str | None, port: int | None, watch_dir: Path | None) -> None:
     """Run the REST API (and the OpenAI-compatible endpoint) with uvicorn."""
     import uvicorn
 
     from api.app import create_app
 
     settings = load_settings()
+    if watch_dir is not None:
+        settings = settings.model_copy(update={"watch_dir": watch_dir})
     host = host or settings.host
     port = port or settings.port
     if settings.auth_disabled and not is_loopback(host):

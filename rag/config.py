@@ -136,6 +136,20 @@ class Settings(BaseSettings):
         le=10_000,
         description="Answers allowed to wait for a free slot; more are refused with 429 and Retry-After.",
     )
+    watch_dir: Path | None = Field(
+        default=None, description="`rag serve`: also watch this folder and keep the index in step with it."
+    )
+    watch_debounce_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="A file is ingested once its size and modification time have been stable this long.",
+    )
+    watch_poll: bool = Field(
+        default=False,
+        description="Poll the watched folder instead of using inotify (network shares, some bind mounts).",
+    )
+    watch_poll_interval_s: float = Field(default=2.0, gt=0, le=3600, description="Polling interval.")
     request_timeout_s: float = Field(
         default=120.0, gt=0, description="Timeout for calls to Ollama and other model servers."
     )

@@ -113,7 +113,7 @@ def upload_document(
     assert record is not None
     if outcome == Outcome.UNCHANGED:
         response.status_code = 200
-    return UploadResponse(outcome=outcome.value, document=document_out(record))
+    return UploadResponse(outcome=outcome.value, document=document_out(record))  # type: ignore[arg-type]
 
 
 def safe_file_name(raw: str) -> str:

@@ -40,6 +40,13 @@ def ready(svc: ServicesDep) -> JSONResponse:
             return generator.name
 
         probe("llm", llm)
+    if svc.watcher is not None:
+        w = svc.watcher.status
+        detail = (
+            f"{w.root}: {w.queue_length} queued, in progress: {w.in_progress or 'nothing'}, "
+            f"counts {w.counts}, last error: {w.last_error or 'none'}"
+        )
+        checks["watcher"] = Check(ok=w.running, detail=detail)
     body = ReadyResponse(ready=all(c.ok for c in checks.values()), checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 
