@@ -105,7 +105,7 @@ class IngestService:
             self._ledger.touch(record.doc_id, stat.st_size, stat.st_mtime_ns)
             return Outcome.UNCHANGED, 0
         # A document keeps its id for life, also after a rename changed its path.
-        doc_id = record.doc_id if record else document_id(source)
+        doc_id = record.doc_id if record else self._new_document_id(source, sha256)
         try:
             parsed = parse_file(path)
             embedder = self._kb.embedder
@@ -145,6 +145,13 @@ class IngestService:
         )
         self.embedded_chunks += len(chunks)
         return (Outcome.UPDATED if record else Outcome.ADDED), len(chunks)
+
+    def _new_document_id(self, source: str, sha256: str) -> str:
+        doc_id = document_id(source)
+        if self._ledger.get(doc_id) is not None:
+            # The id derived from this path belongs to a document that was renamed away from it.
+            doc_id = document_id(f"{source}\n{sha256}")
+        return doc_id
 
     def _pipeline(self) -> str:
         """What turned files into chunks; when it changes (a parser upgrade, new chunk sizes), files are
@@ -253,7 +260,9 @@ class IngestService:
         try:
             stat = new.stat()
         except FileNotFoundError:
-            self.remove(record.doc_id)  # moved away again before we looked
+            # Moved on again before we looked. If it is back at its old path (an undo), keep it.
+            if not old.exists():
+                self.remove(record.doc_id)
             return None
         if record.pipeline != self._pipeline() or sha256_file(new) != record.sha256:
             self.remove(record.doc_id)
