@@ -33,7 +33,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = open_services(settings, embedder)
+        services = open_services(settings, embedder, metrics)
         app.state.services = services
         log.info("private-rag API ready: %s documents", services.ledger.count())
         try:

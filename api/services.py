@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from api.limits import AnswerLimiter
+from api.observability import Metrics
 from ingest.ledger import Ledger
 from ingest.service import IngestService
 from ingest.watcher import FolderWatcher
@@ -29,6 +30,11 @@ class Services:
     # Uploads (and later the watcher) ingest one file at a time; searches and answers never wait for it.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     watcher: FolderWatcher | None = None
+    metrics: Metrics | None = None
+
+    def count_ingested(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.ingested.labels(outcome).inc()
 
     @property
     def answers(self) -> AnswerService:
@@ -47,7 +53,9 @@ class Services:
         self.ledger.close()
 
 
-def open_services(settings: Settings, embedder: Embedder | None = None) -> Services:
+def open_services(
+    settings: Settings, embedder: Embedder | None = None, metrics: Metrics | None = None
+) -> Services:
     kb = KnowledgeBase(settings, embedder=embedder)
     try:
         _ = kb.store  # opens (or creates) the store for this embedder; fails fast on a locked data dir
@@ -61,6 +69,7 @@ def open_services(settings: Settings, embedder: Embedder | None = None) -> Servi
         ledger=ledger,
         ingest=IngestService(kb, ledger),
         limiter=AnswerLimiter(settings.max_concurrent_answers, settings.answer_queue_limit),
+        metrics=metrics,
     )
     if settings.watch_dir is not None:
         services.watcher = FolderWatcher(
@@ -71,5 +80,6 @@ def open_services(settings: Settings, embedder: Embedder | None = None) -> Servi
             poll=settings.watch_poll,
             poll_interval_s=settings.watch_poll_interval_s,
             exclude=settings.data_dir,
+            on_event=lambda what, _detail: services.count_ingested(what) if what != "reconciled" else None,
         ).start()
     return services

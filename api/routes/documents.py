@@ -34,7 +34,7 @@ def document_out(record: DocumentRecord) -> DocumentOut:
 @router.get("/documents", response_model=DocumentList, summary="List documents (or failed files)")
 def list_documents(
     svc: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     status: Annotated[Literal["ingested", "failed"], Query()] = "ingested",
 ) -> DocumentList:
@@ -107,6 +107,7 @@ def upload_document(
         with svc.ingest_lock:
             partial.replace(target)
             outcome, _ = svc.ingest.ingest_file(target)
+        svc.count_ingested(outcome.value)
     finally:
         partial.unlink(missing_ok=True)
     record = svc.ledger.by_source(str(target.resolve()))
