@@ -61,7 +61,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
+            "The request body is not valid JSON."
+            if err.get("type") == "json_invalid"
+            else f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
             for err in exc.errors()
         )
         return JSONResponse(error_body("invalid_request", problems or "Invalid request."), status_code=422)
