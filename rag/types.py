@@ -62,6 +62,11 @@ class SearchFilters:
     def empty(self) -> bool:
         return not (self.doc_ids or self.sources or self.file_types)
 
+    def conditions(self) -> list[tuple[str, list[str]]]:
+        """(payload field, allowed values) for each restriction in use; every store ANDs them."""
+        fields = (("doc_id", self.doc_ids), ("source", self.sources), ("file_type", self.file_types))
+        return [(key, list(values)) for key, values in fields if values]
+
 
 @dataclass(frozen=True, slots=True)
 class StoreSpec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import httpx
@@ -63,39 +64,32 @@ class OllamaGenerator:
             "keep_alive": self._keep_alive,
         }
 
-    def _translate(self) -> _OllamaErrors:
-        return _OllamaErrors(self._host, self._model)
+    def _translate(self) -> AbstractContextManager[None]:
+        return _ollama_errors(self._host, self._model)
 
 
-class _OllamaErrors:
-    def __init__(self, host: str, model: str) -> None:
-        self._host = host
-        self._model = model
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None:
-            return
-        if isinstance(exc, ollama.ResponseError):
-            if exc.status_code == 404:
-                raise ModelNotFoundError(
-                    f"The model {self._model!r} is not pulled on the Ollama at {self._host}: "
-                    f"run `ollama pull {self._model}`, or set RAG_LLM to a model you have."
-                ) from exc
-            raise LLMUnavailableError(f"Ollama at {self._host} refused the request: {exc.error}") from exc
-        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
-            raise LLMUnavailableError(
-                f"The answer stream from Ollama at {self._host} broke off ({exc}); try again."
+@contextmanager
+def _ollama_errors(host: str, model: str) -> Iterator[None]:
+    """Translate the ollama client's and httpx's exceptions into ours, naming the host and the fix."""
+    try:
+        yield
+    except ollama.ResponseError as exc:
+        if exc.status_code == 404:
+            raise ModelNotFoundError(
+                f"The model {model!r} is not pulled on the Ollama at {host}: "
+                f"run `ollama pull {model}`, or set RAG_LLM to a model you have."
             ) from exc
-        if isinstance(exc, httpx.TimeoutException):
-            raise LLMUnavailableError(
-                f"Ollama at {self._host} did not answer in time; raise RAG_REQUEST_TIMEOUT_S or use a "
-                "smaller model."
-            ) from exc
-        if isinstance(exc, httpx.TransportError | ConnectionError):
-            raise LLMUnavailableError(
-                f"Ollama is not reachable at {self._host}: start it with `ollama serve` (and "
-                f"`ollama pull {self._model}`), point OLLAMA_HOST at it, or set RAG_LLM."
-            ) from exc
+        raise LLMUnavailableError(f"Ollama at {host} refused the request: {exc.error}") from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise LLMUnavailableError(
+            f"The answer stream from Ollama at {host} broke off ({exc}); try again."
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise LLMUnavailableError(
+            f"Ollama at {host} did not answer in time; raise RAG_REQUEST_TIMEOUT_S or use a smaller model."
+        ) from exc
+    except (httpx.TransportError, ConnectionError) as exc:
+        raise LLMUnavailableError(
+            f"Ollama is not reachable at {host}: start it with `ollama serve` (and "
+            f"`ollama pull {model}`), point OLLAMA_HOST at it, or set RAG_LLM."
+        ) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import openai
@@ -61,38 +62,32 @@ class OpenAICompatibleGenerator:
             "max_tokens": max_tokens,
         }
 
-    def _translate(self) -> _OpenAIErrors:
-        return _OpenAIErrors(self._base_url, self._model)
+    def _translate(self) -> AbstractContextManager[None]:
+        return _openai_errors(self._base_url, self._model)
 
 
-class _OpenAIErrors:
-    def __init__(self, base_url: str, model: str) -> None:
-        self._base_url = base_url
-        self._model = model
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None:
-            return
-        if isinstance(exc, openai.NotFoundError):
-            raise ModelNotFoundError(
-                f"The endpoint at {self._base_url} has no model {self._model!r}: check RAG_LLM "
-                "(for Ollama's /v1: `ollama pull` it first)."
-            ) from exc
-        if isinstance(exc, openai.AuthenticationError):
-            raise LLMUnavailableError(
-                f"The endpoint at {self._base_url} rejected the API key: set RAG_LLM_API_KEY."
-            ) from exc
-        if isinstance(exc, openai.APITimeoutError):
-            raise LLMUnavailableError(
-                f"The LLM at {self._base_url} did not answer in time; raise RAG_REQUEST_TIMEOUT_S."
-            ) from exc
-        if isinstance(exc, openai.APIConnectionError):
-            raise LLMUnavailableError(
-                f"The LLM endpoint {self._base_url} is not reachable: start the server, or fix "
-                "RAG_LLM_BASE_URL / RAG_LLM."
-            ) from exc
-        if isinstance(exc, openai.APIError):
-            raise LLMUnavailableError(f"The LLM at {self._base_url} failed: {exc}") from exc
+@contextmanager
+def _openai_errors(base_url: str, model: str) -> Iterator[None]:
+    """Translate the openai client's exceptions into ours, naming the endpoint and the fix."""
+    try:
+        yield
+    except openai.NotFoundError as exc:
+        raise ModelNotFoundError(
+            f"The endpoint at {base_url} has no model {model!r}: check RAG_LLM "
+            "(for Ollama's /v1: `ollama pull` it first)."
+        ) from exc
+    except openai.AuthenticationError as exc:
+        raise LLMUnavailableError(
+            f"The endpoint at {base_url} rejected the API key: set RAG_LLM_API_KEY."
+        ) from exc
+    except openai.APITimeoutError as exc:
+        raise LLMUnavailableError(
+            f"The LLM at {base_url} did not answer in time; raise RAG_REQUEST_TIMEOUT_S."
+        ) from exc
+    except openai.APIConnectionError as exc:
+        raise LLMUnavailableError(
+            f"The LLM endpoint {base_url} is not reachable: start the server, or fix "
+            "RAG_LLM_BASE_URL / RAG_LLM."
+        ) from exc
+    except openai.APIError as exc:
+        raise LLMUnavailableError(f"The LLM at {base_url} failed: {exc}") from exc

@@ -192,13 +192,7 @@ def _filter(filters: SearchFilters | None) -> qe.Filter | None:
     if filters is None or filters.empty:
         return None
     must: list[Any] = [
-        qe.FieldCondition(key=key, match=qe.MatchAny(list(values)))
-        for key, values in (
-            ("doc_id", filters.doc_ids),
-            ("source", filters.sources),
-            ("file_type", filters.file_types),
-        )
-        if values
+        qe.FieldCondition(key=key, match=qe.MatchAny(values)) for key, values in filters.conditions()
     ]
     return qe.Filter(must=must)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import qdrant_edge as qe
@@ -173,13 +174,7 @@ def _filter(filters: SearchFilters | None) -> qm.Filter | None:
     if filters is None or filters.empty:
         return None
     must: list[qm.Condition] = [
-        qm.FieldCondition(key=key, match=qm.MatchAny(any=list(values)))
-        for key, values in (
-            ("doc_id", filters.doc_ids),
-            ("source", filters.sources),
-            ("file_type", filters.file_types),
-        )
-        if values
+        qm.FieldCondition(key=key, match=qm.MatchAny(any=values)) for key, values in filters.conditions()
     ]
     return qm.Filter(must=must)
 
@@ -188,24 +183,21 @@ def _doc_filter(doc_id: str) -> qm.Filter:
     return qm.Filter(must=[qm.FieldCondition(key="doc_id", match=qm.MatchValue(value=doc_id))])
 
 
-class _translate:
+@contextmanager
+def _translate(where: str) -> Iterator[None]:
     """Map qdrant-client's transport and HTTP errors to ours, naming the server."""
-
-    def __init__(self, where: str) -> None:
-        self._where = where
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc is None or isinstance(exc, StoreError):
-            return
-        if isinstance(exc, ResponseHandlingException) or (
-            isinstance(exc, OSError | ConnectionError) and not isinstance(exc, FileNotFoundError)
-        ):
-            raise ServiceUnavailableError(
-                f"The Qdrant server at {self._where} is not reachable ({exc}): start it, or unset "
-                "RAG_QDRANT_URL to use the embedded store."
-            ) from exc
-        if isinstance(exc, UnexpectedResponse):
-            raise StoreError(f"The Qdrant server at {self._where} refused the request: {exc}") from exc
+    try:
+        yield
+    except StoreError:
+        raise
+    except UnexpectedResponse as exc:
+        raise StoreError(f"The Qdrant server at {where} refused the request: {exc}") from exc
+    except (ResponseHandlingException, ConnectionError) as exc:
+        raise ServiceUnavailableError(
+            f"The Qdrant server at {where} is not reachable ({exc}): start it, or unset RAG_QDRANT_URL "
+            "to use the embedded store."
+        ) from exc
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ServiceUnavailableError(f"The Qdrant server at {where} is not reachable ({exc}).") from exc

@@ -28,6 +28,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from support.documents import write_pdf
 from support.ollama_server import OllamaProtocolServer
 
 from api.app import create_app
@@ -55,17 +56,6 @@ _SOURCE_BLOCK = re.compile(r"^\[(\d+)\] [^\n]*\n(.*?)(?=\n\n\[\d+\] |\n\nQuestio
 
 
 # -- documents -------------------------------------------------------------------------------------
-
-
-def write_pdf(path: Path, pages: list[str]) -> None:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    pdf.output(str(path))
 
 
 def write_docs(root: Path) -> Path:

@@ -7,29 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from support.documents import write_pdf
 
 from rag.cli import cli
 
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def write_pdf(path: Path, pages: list[str], password: str | None = None) -> None:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_font("Helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        pdf.multi_cell(0, 8, text)
-    pdf.output(str(path))
-    if password:
-        from pypdf import PdfReader, PdfWriter
-
-        writer = PdfWriter(clone_from=PdfReader(str(path)))
-        writer.encrypt(password)
-        writer.write(str(path))
 
 
 @pytest.fixture
