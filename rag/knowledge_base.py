@@ -25,6 +25,7 @@ class KnowledgeBase:
         self._store: VectorStore | None = None
         self._generator: Generator | None = None
         self._generator_built = False
+        self._answers: AnswerService | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -60,11 +61,16 @@ class KnowledgeBase:
         return self._generator
 
     def answer_service(self) -> AnswerService:
-        from rag.answer import AnswerService
-        from rag.rerank import CrossEncoderReranker
+        """Built once: the reranker loads its model on first use and must not do so per request."""
+        if self._answers is None:
+            from rag.answer import AnswerService
+            from rag.rerank import CrossEncoderReranker
 
-        reranker = CrossEncoderReranker(self.settings.reranker) if self.settings.reranker else None
-        return AnswerService(self.settings, self.retriever(), self.generator, self.embedder.name, reranker)
+            reranker = CrossEncoderReranker(self.settings.reranker) if self.settings.reranker else None
+            self._answers = AnswerService(
+                self.settings, self.retriever(), self.generator, self.embedder.name, reranker
+            )
+        return self._answers
 
     def reset_store(self) -> None:
         """Drop every chunk (the source files are untouched) so the next write re-creates the store."""
@@ -72,6 +78,7 @@ class KnowledgeBase:
         store.drop()
         store.close()
         self._store = None
+        self._answers = None  # its retriever holds the dropped store
 
     def close(self) -> None:
         if self._store is not None:
@@ -82,3 +89,5 @@ class KnowledgeBase:
         if self._generator is not None:
             self._generator.close()
             self._generator = None
+        self._generator_built = False
+        self._answers = None
