@@ -265,6 +265,8 @@ def _print_sources(answer: Any) -> None:
         if answer.refusal_reason:
             click.echo(f"({answer.refusal_reason})", err=True)
         return
+    if answer.extractive:
+        return  # the passages, with their sources, are the answer itself
     if answer.citations:
         click.echo("\nSources:")
     for c in answer.citations:
