@@ -119,13 +119,13 @@ def llm_server() -> Iterator[object]:
     """llama.cpp's OpenAI-compatible server with Qwen2.5-0.5B-Instruct (tests/support/llm.py).
 
     Skips with the reason when the model packages are not installed, except where
-    RAG_REQUIRE_LLM_TESTS=1 (scripts/test.sh sets it): there a missing model is a failure."""
+    RAG_REQUIRE_ALL_TESTS=1 (scripts/test.sh sets it): there a missing model is a failure."""
     from support.llm import LLMUnavailable, llama_cpp_server
 
     try:
         with llama_cpp_server(context_tokens=2048) as server:
             yield server
     except LLMUnavailable as exc:
-        if os.environ.get("RAG_REQUIRE_LLM_TESTS") == "1":
+        if os.environ.get("RAG_REQUIRE_ALL_TESTS") == "1":
             pytest.fail(f"the real-LLM tests must run here: {exc}")
         pytest.skip(f"no local test LLM: {exc}")
