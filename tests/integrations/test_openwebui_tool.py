@@ -31,6 +31,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from support.llm import LLMServer
+from support.processes import stop
 
 from api.app import create_app
 from rag.config import Settings
@@ -490,12 +491,7 @@ def test_openwebui_chat_calls_the_tool_end_to_end(
                 assert reply.status_code == 200, reply.text
                 body = reply.json()
         finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, 20)
             log.close()
 
     sources = body.get("sources") or []

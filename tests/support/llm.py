@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from support.processes import stop
+
 MODEL_FILE = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
 MODEL_SIZE = 491_400_064
 MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
@@ -125,9 +127,5 @@ def llama_cpp_server(context_tokens: int = 4096) -> Iterator[LLMServer]:
             time.sleep(0.3)
         yield LLMServer(base_url, MODEL_ALIAS)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, 10)
         log.close()
