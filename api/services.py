@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from api.limits import AnswerLimiter
@@ -11,11 +12,13 @@ from api.observability import Metrics
 from ingest.ledger import Ledger
 from ingest.service import IngestService
 from ingest.watcher import FolderWatcher
-from rag.answer import AnswerService
+from rag.answer import Answer, AnswerEvent, AnswerService
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import ServiceUnavailableError
+from rag.generation import Message
 from rag.knowledge_base import KnowledgeBase
+from rag.types import SearchFilters
 
 log = logging.getLogger("rag.api")
 
@@ -31,6 +34,43 @@ class Services:
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     watcher: FolderWatcher | None = None
     metrics: Metrics | None = None
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Message],
+        filters: SearchFilters | None = None,
+        top_k: int | None = None,
+    ) -> Answer:
+        with self.limiter.slot():
+            return self.answers.answer(question, history, filters, top_k=top_k)
+
+    def answer_events(
+        self,
+        question: str,
+        history: Sequence[Message],
+        filters: SearchFilters | None = None,
+        top_k: int | None = None,
+    ) -> Iterator[AnswerEvent]:
+        """The answer as events, holding an answer slot until they are consumed. Retrieval and the
+        model's first token happen before this returns, so an unreachable LLM is a plain HTTP error
+        rather than a broken 200 stream."""
+        self.limiter.acquire()
+        try:
+            events = self.answers.stream(question, history, filters, top_k=top_k)
+            first = next(events)
+        except BaseException:
+            self.limiter.release()
+            raise
+
+        def rest() -> Iterator[AnswerEvent]:
+            try:
+                yield first
+                yield from events
+            finally:
+                self.limiter.release()
+
+        return rest()
 
     def count_ingested(self, outcome: str) -> None:
         if self.metrics is not None:

@@ -101,12 +101,8 @@ def chat_completions(body: ChatCompletionRequest, svc: ServicesDep) -> ChatCompl
     question, history = _split(body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
-    svc.limiter.acquire()
     if not body.stream:
-        try:
-            answer = svc.answers.answer(question, history)
-        finally:
-            svc.limiter.release()
+        answer = svc.answer(question, history)
         return ChatCompletion(
             id=completion_id,
             created=created,
@@ -114,13 +110,7 @@ def chat_completions(body: ChatCompletionRequest, svc: ServicesDep) -> ChatCompl
             choices=[Choice(message=AssistantMessage(content=with_sources(answer)))],
             citations=[CitationOut.of(c) for c in answer.citations],
         )
-
-    events = svc.answers.stream(question, history)
-    try:
-        first = next(events)
-    except BaseException:
-        svc.limiter.release()
-        raise
+    events = svc.answer_events(question, history)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         payload = {
@@ -137,7 +127,7 @@ def chat_completions(body: ChatCompletionRequest, svc: ServicesDep) -> ChatCompl
         try:
             yield chunk({"role": "assistant", "content": ""})
             streamed = False
-            for event in _events(first, events):
+            for event in events:
                 if event.answer is None:
                     streamed = True
                     yield chunk({"content": event.text})
@@ -150,16 +140,9 @@ def chat_completions(body: ChatCompletionRequest, svc: ServicesDep) -> ChatCompl
                 yield chunk({}, "stop", citations=citations)
         except RagError as exc:
             yield f"data: {json.dumps(error_body(exc.code, exc.message))}\n\n"
-        finally:
-            svc.limiter.release()
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-
-def _events(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
 
 
 def _split(messages: list[ChatMessage]) -> tuple[str, list[Message]]:

@@ -9,7 +9,6 @@ from fastapi.responses import StreamingResponse
 from api.deps import ServicesDep
 from api.errors import error_body
 from api.schemas import QueryRequest, QueryResponse
-from rag.answer import AnswerEvent
 from rag.errors import RagError
 from rag.generation import Message
 
@@ -31,37 +30,18 @@ def sse(event: str, data: object) -> str:
 def query(body: QueryRequest, svc: ServicesDep) -> QueryResponse | StreamingResponse:
     history = [Message(t.role, t.content) for t in body.history]
     filters = body.filters.to_filters() if body.filters else None
-    svc.limiter.acquire()
     if not body.stream:
-        try:
-            answer = svc.answers.answer(body.question, history, filters, top_k=body.top_k)
-        finally:
-            svc.limiter.release()
-        return QueryResponse.of(answer)
-
-    events = svc.answers.stream(body.question, history, filters, top_k=body.top_k)
-    try:
-        # Retrieval and the model's first token happen here, so an unreachable LLM is a plain 503.
-        first = next(events)
-    except BaseException:
-        svc.limiter.release()
-        raise
+        return QueryResponse.of(svc.answer(body.question, history, filters, top_k=body.top_k))
+    events = svc.answer_events(body.question, history, filters, top_k=body.top_k)
 
     def stream() -> Iterator[str]:
         try:
-            for event in _chain(first, events):
+            for event in events:
                 if event.answer is not None:
                     yield sse("answer", QueryResponse.of(event.answer).model_dump())
                 else:
                     yield sse("token", {"text": event.text})
         except RagError as exc:
             yield sse("error", error_body(exc.code, exc.message))
-        finally:
-            svc.limiter.release()
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-
-def _chain(first: AnswerEvent, rest: Iterator[AnswerEvent]) -> Iterator[AnswerEvent]:
-    yield first
-    yield from rest
