@@ -406,6 +406,66 @@ def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
     click.echo(json.dumps(report.to_json()) if as_json else f"re-indexed {report.added} documents")
 
 
+# -- evaluation ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _stage_progress() -> Iterator[Any]:
+    """One progress bar per evaluation stage, on a terminal's stderr (stdout stays clean for --json)."""
+    if not sys.stderr.isatty():
+        yield lambda stage: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.fields[stage]:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=Console(stderr=True),
+    ) as progress:
+
+        def for_stage(stage: str) -> Any:
+            task = progress.add_task("", total=None, stage=stage)
+
+            def update(done: int, total: int | None, what: str) -> None:
+                progress.update(task, completed=done, total=total, description=what)
+
+            return update
+
+        yield for_stage
+
+
+@cli.command(name="eval")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option(
+    "--docs",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Documents folder for a questions.jsonl file [default: the file's folder].",
+)
+@click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate only the first N queries.")
+@click.option("--no-answers", is_flag=True, help="Retrieval metrics only, even when an LLM is configured.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every metric.")
+def evaluate(dataset: Path, docs: Path | None, limit: int | None, no_answers: bool, as_json: bool) -> None:
+    """Measure retrieval (dense, BM25, hybrid, hybrid+rerank) and answer quality on DATASET.
+
+    DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) or a folder of documents
+    with a questions.jsonl, like sample_docs/. It is indexed in a temporary folder: your knowledge
+    base is not touched.
+    """
+    from rag.evaluation.dataset import load_dataset
+    from rag.evaluation.report import render
+    from rag.evaluation.run import run_evaluation
+
+    settings = load_settings()
+    loaded = load_dataset(dataset, docs)
+    with _stage_progress() as progress:
+        result = run_evaluation(loaded, settings, with_answers=not no_answers, limit=limit, progress=progress)
+    click.echo(json.dumps(result, indent=1) if as_json else render(result))
+
+
 # -- watched folder ----------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._owns_embedder = embedder is None  # a borrowed embedder is its lender's to close
         self._store: VectorStore | None = None
         self._generator: Generator | None = None
         self._generator_built = False
@@ -84,7 +85,7 @@ class KnowledgeBase:
         if self._store is not None:
             self._store.close()
             self._store = None
-        if self._embedder is not None:
+        if self._embedder is not None and self._owns_embedder:
             self._embedder.close()
         if self._generator is not None:
             self._generator.close()

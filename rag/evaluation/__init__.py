@@ -1,0 +1,1 @@
+"""`rag eval`: measure retrieval and answer quality on a labelled dataset, every mode side by side."""

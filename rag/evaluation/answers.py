@@ -1,0 +1,156 @@
+"""Answer quality with the configured LLM: refusals, citation precision, correctness.
+
+- Refusal accuracy: unanswerable questions refused (and, the other side, answerable ones refused).
+- Citation precision: of all citations on answered questions, the share whose cited chunk holds the
+  evidence: it comes from a relevant document and, when the dataset gives a reference answer, its text
+  contains that answer. A citation to the right file but the wrong passage does not count.
+- Answer correctness: the reference answer appears in the answer (numbers compared exactly, thousands
+  separators ignored); for references without digits, a sentence of the answer that means the same
+  (cosine >= SEMANTIC_MATCH with the evaluation's embedder) also counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rag.answer import Answer, AnswerService
+from rag.citations import strip_markers
+from rag.embedding import Embedder
+from rag.evaluation.dataset import EvalQuery
+from rag.evaluation.index import Progress
+from rag.types import Chunk
+
+SEMANTIC_MATCH = 0.8
+_THOUSANDS = re.compile(r"(?<=\d)[,\u00a0\u202f ](?=\d{3}(?:\D|$))")
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _THOUSANDS.sub("", text)
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def contains_reference(text: str, reference: str) -> bool:
+    """The reference's words appear in ``text`` as a run, after normalising both the same way."""
+    wanted = normalise(reference)
+    return bool(wanted) and f" {wanted} " in f" {normalise(text)} "
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerJudge:
+    """Decides whether an answer and its citations are right; holds what it needs to look things up."""
+
+    embedder: Embedder
+    chunk_of: Callable[[str], Chunk | None]
+    key_of: Callable[[Chunk], str]
+
+    def citation_holds_evidence(self, chunk: Chunk | None, query: EvalQuery) -> tuple[bool, bool]:
+        """(from a relevant document, and holds the reference answer where there is one)."""
+        if chunk is None:
+            return False, False
+        relevant = self.key_of(chunk) in query.relevant
+        if query.reference is None:
+            return relevant, relevant
+        return relevant, relevant and contains_reference(chunk.text, query.reference)
+
+    def correctness(self, answer: str, reference: str) -> str | None:
+        """'string' or 'semantic' for how the answer matched the reference, None when it did not."""
+        text = strip_markers(answer)
+        if contains_reference(text, reference):
+            return "string"
+        if any(ch.isdigit() for ch in reference):
+            return None  # embeddings barely tell 10 weeks from 12 weeks: numbers must match exactly
+        sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+        if not sentences:
+            return None
+        target = self.embedder.embed_documents([reference])[0]
+        vectors = self.embedder.embed_documents(sentences)
+        return "semantic" if max(_cosine(target, v) for v in vectors) >= SEMANTIC_MATCH else None
+
+
+def evaluate_answers(
+    service: AnswerService,
+    queries: Sequence[EvalQuery],
+    judge: AnswerJudge,
+    on_progress: Progress | None = None,
+) -> dict[str, Any]:
+    rows = []
+    for done, query in enumerate(queries, start=1):
+        rows.append(_judge_one(query, service.answer(query.text), judge))
+        if on_progress:
+            on_progress(done, len(queries), query.id)
+    return {"available": True, **summarise(rows), "per_question": rows}
+
+
+def _judge_one(query: EvalQuery, answer: Answer, judge: AnswerJudge) -> dict[str, Any]:
+    citations = []
+    for citation in answer.citations:
+        chunk = judge.chunk_of(citation.chunk_id)
+        relevant, evidence = judge.citation_holds_evidence(chunk, query)
+        citations.append(
+            {
+                "document": judge.key_of(chunk) if chunk else citation.source,
+                "page": citation.page,
+                "origin": citation.origin,
+                "relevant_document": relevant,
+                "holds_evidence": evidence,
+            }
+        )
+    match = None
+    if query.reference is not None and not answer.refused:
+        match = judge.correctness(answer.answer, query.reference)
+    return {
+        "id": query.id,
+        "unanswerable": query.unanswerable,
+        "refused": answer.refused,
+        "grounded": answer.grounded,
+        "correct": match is not None if query.reference is not None else None,
+        "match": match,
+        "answer": answer.answer,
+        "reference": query.reference,
+        "citations": citations,
+        "timings": answer.timings,
+    }
+
+
+def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    answerable = [r for r in rows if not r["unanswerable"]]
+    unanswerable = [r for r in rows if r["unanswerable"]]
+    answered = [r for r in answerable if not r["refused"]]
+    citations = [c for r in answered for c in r["citations"]]
+    with_reference = [r for r in answerable if r["reference"] is not None]
+    first_token = [r["timings"]["first_token_ms"] for r in rows if "first_token_ms" in r["timings"]]
+    return {
+        "questions": len(rows),
+        "refusal_accuracy": _ratio(sum(r["refused"] for r in unanswerable), len(unanswerable)),
+        "false_refusal_rate": _ratio(sum(r["refused"] for r in answerable), len(answerable)),
+        "citation_precision": _ratio(sum(c["holds_evidence"] for c in citations), len(citations)),
+        "citation_document_precision": _ratio(sum(c["relevant_document"] for c in citations), len(citations)),
+        "cited_relevant_document_rate": _ratio(
+            sum(any(c["relevant_document"] for c in r["citations"]) for r in answered), len(answerable)
+        ),
+        "answer_correctness": _ratio(sum(bool(r["correct"]) for r in with_reference), len(with_reference)),
+        "answer_correctness_string_only": _ratio(
+            sum(r["match"] == "string" for r in with_reference), len(with_reference)
+        ),
+        "grounded_rate": _ratio(sum(r["grounded"] for r in answered), len(answered)),
+        "citations": len(citations),
+        "median_first_token_ms": sorted(first_token)[len(first_token) // 2] if first_token else None,
+    }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
