@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
@@ -24,11 +27,15 @@ from rag.errors import (
     StoreError,
 )
 from rag.knowledge_base import KnowledgeBase
-from rag.types import DocumentRecord, document_id
+from rag.types import Chunk, DocumentRecord, document_id
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, Path], None]
+_T = TypeVar("_T")
+# Files parsed ahead of the one being embedded, and chunks gathered before one embedding call.
+_PARSE_AHEAD = 2
+_EMBED_BATCH_CHUNKS = 64
 
 
 class Outcome(StrEnum):
@@ -90,6 +97,19 @@ class IngestService:
         Raises DocumentError for a file that cannot be ingested (recorded in the ledger's failures),
         ServiceUnavailableError/StoreError when the embedder or store is down (nothing was written).
         """
+        work = self._check(path)
+        if isinstance(work, Outcome):
+            return work, 0
+        try:
+            prepared = self._prepare(work)
+        except DocumentError as exc:
+            self._ledger.record_failure(work.source, work.sha256, exc.message)
+            raise
+        vectors = self._kb.embedder.embed_documents([chunk.embed_text for chunk in prepared.chunks])
+        return self._commit(prepared, vectors), len(prepared.chunks)
+
+    def _check(self, path: Path) -> Outcome | _Work:
+        """Skip an unchanged file (by size and mtime, then by content hash); otherwise say what to do."""
         source = source_of(path)
         try:
             stat = path.stat()
@@ -99,52 +119,57 @@ class IngestService:
         pipeline = self._pipeline()
         current = record is not None and record.pipeline == pipeline
         if record and current and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
-            return Outcome.UNCHANGED, 0
+            return Outcome.UNCHANGED
         sha256 = sha256_file(path)
         if record and current and record.sha256 == sha256:
             self._ledger.touch(record.doc_id, stat.st_size, stat.st_mtime_ns)
-            return Outcome.UNCHANGED, 0
+            return Outcome.UNCHANGED
         # A document keeps its id for life, also after a rename changed its path.
         doc_id = record.doc_id if record else self._new_document_id(source, sha256)
-        try:
-            parsed = parse_file(path)
-            embedder = self._kb.embedder
-            policy = ChunkingPolicy(
-                chunk_tokens=self._kb.settings.chunk_tokens,
-                overlap_tokens=self._kb.settings.chunk_overlap_tokens,
-                max_model_tokens=embedder.max_tokens,
-                count_tokens=embedder.count_tokens,
-            )
-            chunks = chunk_document(parsed, doc_id=doc_id, source=source, sha256=sha256, policy=policy)
-            if not chunks:
-                raise EmptyDocumentError("No text could be extracted from this file.")
-        except DocumentError as exc:
-            self._ledger.record_failure(source, sha256, exc.message)
-            raise
-        vectors = embedder.embed_documents([chunk.embed_text for chunk in chunks])
+        return _Work(path, source, stat.st_size, stat.st_mtime_ns, sha256, doc_id, record, pipeline)
+
+    def _prepare(self, work: _Work) -> _Prepared:
+        """Parse and chunk. Touches neither the ledger nor the store, so it can run on another thread."""
+        parsed = parse_file(work.path)
+        embedder = self._kb.embedder
+        policy = ChunkingPolicy(
+            chunk_tokens=self._kb.settings.chunk_tokens,
+            overlap_tokens=self._kb.settings.chunk_overlap_tokens,
+            max_model_tokens=embedder.max_tokens,
+            count_tokens=embedder.count_tokens,
+        )
+        chunks = chunk_document(
+            parsed, doc_id=work.doc_id, source=work.source, sha256=work.sha256, policy=policy
+        )
+        if not chunks:
+            raise EmptyDocumentError("No text could be extracted from this file.")
+        return _Prepared(work, parsed.title, parsed.file_type, chunks)
+
+    def _commit(self, prepared: _Prepared, vectors: Sequence[Sequence[float]]) -> Outcome:
+        work, chunks = prepared.work, prepared.chunks
         store = self._kb.store
         # New chunks first, old ones after: a crash in between leaves extra chunks, never a hole.
         store.upsert(chunks, vectors)
         new_ids = [chunk.chunk_id for chunk in chunks]
-        if record:
+        if work.record:
             keep = set(new_ids)
-            store.delete_points([cid for cid in record.chunk_ids if cid not in keep])
+            store.delete_points([cid for cid in work.record.chunk_ids if cid not in keep])
         self._ledger.put(
             DocumentRecord(
-                doc_id=doc_id,
-                source=source,
-                sha256=sha256,
-                size=stat.st_size,
-                mtime_ns=stat.st_mtime_ns,
+                doc_id=work.doc_id,
+                source=work.source,
+                sha256=work.sha256,
+                size=work.size,
+                mtime_ns=work.mtime_ns,
                 chunk_ids=new_ids,
                 ingested_at=now_iso(),
-                title=parsed.title,
-                file_type=parsed.file_type,
-                pipeline=pipeline,
+                title=prepared.title,
+                file_type=prepared.file_type,
+                pipeline=work.pipeline,
             )
         )
         self.embedded_chunks += len(chunks)
-        return (Outcome.UPDATED if record else Outcome.ADDED), len(chunks)
+        return Outcome.UPDATED if work.record else Outcome.ADDED
 
     def _new_document_id(self, source: str, sha256: str) -> str:
         doc_id = document_id(source)
@@ -192,21 +217,7 @@ class IngestService:
         if not existing_roots and not (remove_missing and any(self.known_under(p) for p in paths)):
             raise InputError("Nothing to ingest: " + ", ".join(str(p) for p in paths) + " does not exist.")
         files = list(dict.fromkeys(files))
-        for done, file in enumerate(files, start=1):
-            try:
-                outcome, embedded = self.ingest_file(file)
-                report.count(outcome)
-                report.chunks_embedded += embedded
-            except DocumentError as exc:
-                report.failed.append({"path": str(file), "error": exc.message})
-            except (ServiceUnavailableError, StoreError):
-                raise  # every remaining file would fail the same way: stop and say why
-            except Exception as exc:  # a bug on one odd file must not stop the batch
-                log.debug("unexpected error ingesting %s", file, exc_info=True)  # RAG_DEBUG=1 shows it
-                message = f"Unexpected error ({exc.__class__.__name__}: {exc}); please report it."
-                report.failed.append({"path": str(file), "error": message})
-            if on_progress:
-                on_progress(done, len(files), file)
+        _Batch(self, report, len(files), on_progress).run(files)
         if remove_missing:
             present = {source_of(f) for f in files}
             for path in paths:
@@ -286,3 +297,121 @@ class IngestService:
         if not sources:
             return IngestReport()
         return self.sync(sources, on_progress=on_progress)
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """A file that needs (re-)ingesting, with what the ledger said about it."""
+
+    path: Path
+    source: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    doc_id: str
+    record: DocumentRecord | None
+    pipeline: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    work: _Work
+    title: str
+    file_type: str
+    chunks: list[Chunk]
+
+
+class _Batch:
+    """Ingest many files with the embedder kept busy.
+
+    One thread parses and chunks the next files while the caller's thread embeds and writes; chunks of
+    several small files are embedded in one call. Per file the order stays: new chunks written, old
+    ones deleted, ledger last. The ledger is only touched from the caller's thread.
+    """
+
+    def __init__(
+        self, service: IngestService, report: IngestReport, total: int, on_progress: ProgressCallback | None
+    ) -> None:
+        self._service = service
+        self._report = report
+        self._total = total
+        self._on_progress = on_progress
+        self._done = 0
+        self._ready: list[_Prepared] = []
+
+    def run(self, files: Sequence[Path]) -> None:
+        parsing: deque[tuple[_Work, Future[_Prepared]]] = deque()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-parse") as parser:
+            try:
+                for file in files:
+                    work = self._guard(file, partial(self._service._check, file))
+                    if isinstance(work, _Work):
+                        parsing.append((work, parser.submit(self._service._prepare, work)))
+                    elif work is not None:
+                        self._finish(file, work)
+                    while len(parsing) > _PARSE_AHEAD:
+                        self._collect(*parsing.popleft())
+                        self._embed_if_due(next_is_parsed=parsing[0][1].done())
+                while parsing:
+                    self._collect(*parsing.popleft())
+                    self._embed_if_due(next_is_parsed=bool(parsing) and parsing[0][1].done())
+                self._embed_ready()
+            finally:
+                for _, future in parsing:
+                    future.cancel()
+
+    def _collect(self, work: _Work, future: Future[_Prepared]) -> None:
+        prepared = self._guard(work.path, future.result, work)
+        if prepared is not None:
+            self._ready.append(prepared)
+
+    def _embed_if_due(self, next_is_parsed: bool) -> None:
+        """Embed when the batch is full, or when it fills one model batch and waiting for the parser
+        would leave the embedder idle (small calls cost more per chunk; idle time costs more still)."""
+        waiting = sum(len(p.chunks) for p in self._ready)
+        if waiting >= _EMBED_BATCH_CHUNKS or (waiting >= _EMBED_BATCH_CHUNKS // 2 and not next_is_parsed):
+            self._embed_ready()
+
+    def _embed_ready(self) -> None:
+        ready, self._ready = self._ready, []
+        if not ready:
+            return
+        texts = [chunk.embed_text for prepared in ready for chunk in prepared.chunks]
+        vectors = self._service._kb.embedder.embed_documents(texts)
+        start = 0
+        for prepared in ready:
+            end = start + len(prepared.chunks)
+            commit = partial(self._service._commit, prepared, vectors[start:end])
+            outcome = self._guard(prepared.work.path, commit)
+            if outcome is not None:
+                self._report.chunks_embedded += len(prepared.chunks)
+                self._finish(prepared.work.path, outcome)
+            start = end
+
+    def _guard(self, path: Path, step: Callable[[], _T], work: _Work | None = None) -> _T | None:
+        """Run one file's step; a problem with that file is reported and the batch goes on."""
+        try:
+            return step()
+        except DocumentError as exc:
+            if work is not None:
+                self._service._ledger.record_failure(work.source, work.sha256, exc.message)
+            self._fail(path, exc.message)
+        except (ServiceUnavailableError, StoreError):
+            raise  # every remaining file would fail the same way: stop and say why
+        except Exception as exc:  # a bug on one odd file must not stop the batch
+            log.debug("unexpected error ingesting %s", path, exc_info=True)  # RAG_DEBUG=1 shows it
+            self._fail(path, f"Unexpected error ({exc.__class__.__name__}: {exc}); please report it.")
+        return None
+
+    def _fail(self, path: Path, message: str) -> None:
+        self._report.failed.append({"path": str(path), "error": message})
+        self._progress(path)
+
+    def _finish(self, path: Path, outcome: Outcome) -> None:
+        self._report.count(outcome)
+        self._progress(path)
+
+    def _progress(self, path: Path) -> None:
+        self._done += 1
+        if self._on_progress:
+            self._on_progress(self._done, self._total, path)

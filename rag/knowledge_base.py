@@ -19,11 +19,15 @@ if TYPE_CHECKING:
 
 
 class KnowledgeBase:
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, store: VectorStore | None = None
+    ) -> None:
+        """``embedder`` and ``store`` are normally built from ``settings``; pass them to share a loaded
+        model or to wrap one (the benchmarks time calls through a wrapper)."""
         self.settings = settings
         self._embedder = embedder
         self._owns_embedder = embedder is None  # a borrowed embedder is its lender's to close
-        self._store: VectorStore | None = None
+        self._store: VectorStore | None = store
         self._generator: Generator | None = None
         self._generator_built = False
         self._answers: AnswerService | None = None

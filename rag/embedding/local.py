@@ -6,6 +6,7 @@ with a message instead of a silent network call.
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Sequence
@@ -51,6 +52,7 @@ class SentenceTransformerEmbedder(PrefixMixin):
         self._batch_size = batch_size
         self._prefixed = uses_nomic_prefixes(model)
         self._model: Any = None
+        self._counter: Any = None
 
     @property
     def name(self) -> str:
@@ -69,7 +71,11 @@ class SentenceTransformerEmbedder(PrefixMixin):
         return int(self._loaded().max_seq_length)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._loaded().tokenizer.tokenize(text))
+        # Its own copy of the tokenizer: ingest chunks the next file while this one is being embedded,
+        # and a Rust tokenizer used from two threads at once fails with "Already borrowed".
+        if self._counter is None:
+            self._counter = copy.deepcopy(self._loaded().tokenizer)
+        return len(self._counter.tokenize(text))
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         if not texts:
@@ -81,6 +87,7 @@ class SentenceTransformerEmbedder(PrefixMixin):
 
     def close(self) -> None:
         self._model = None
+        self._counter = None
 
     def _encode(self, texts: list[str]) -> list[Vector]:
         vectors = self._loaded().encode(

@@ -4,6 +4,7 @@
 - Citation precision: of all citations on answered questions, the share whose cited chunk holds the
   evidence: it comes from a relevant document and, when the dataset gives a reference answer, its text
   contains that answer. A citation to the right file but the wrong passage does not count.
+- Quotes: every citation's quote must be copied verbatim from the chunk it cites.
 - Answer correctness: the reference answer appears in the answer (numbers compared exactly, thousands
   separators ignored); for references without digits, a sentence of the answer that means the same
   (cosine >= SEMANTIC_MATCH with the evaluation's embedder) also counts.
@@ -101,6 +102,7 @@ def _judge_one(query: EvalQuery, answer: Answer, judge: AnswerJudge) -> dict[str
                 "origin": citation.origin,
                 "relevant_document": relevant,
                 "holds_evidence": evidence,
+                "quote_verbatim": chunk is not None and bool(citation.quote) and citation.quote in chunk.text,
             }
         )
     match = None
@@ -140,6 +142,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "answer_correctness_string_only": _ratio(
             sum(r["match"] == "string" for r in with_reference), len(with_reference)
         ),
+        "quotes_verbatim": _ratio(sum(c["quote_verbatim"] for c in citations), len(citations)),
         "grounded_rate": _ratio(sum(r["grounded"] for r in answered), len(answered)),
         "citations": len(citations),
         "median_first_token_ms": sorted(first_token)[len(first_token) // 2] if first_token else None,

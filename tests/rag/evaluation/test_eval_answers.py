@@ -70,7 +70,9 @@ def _row(unanswerable: bool, refused: bool, evidence: list[bool], correct: bool 
         "reference": None if unanswerable else "x",
         "correct": correct,
         "match": "string" if correct else None,
-        "citations": [{"relevant_document": True, "holds_evidence": e} for e in evidence],
+        "citations": [
+            {"relevant_document": True, "holds_evidence": e, "quote_verbatim": True} for e in evidence
+        ],
         "timings": {"first_token_ms": 100.0} if not refused else {},
     }
 
