@@ -55,12 +55,12 @@ class Services:
         """The answer as events, holding an answer slot until they are consumed. Retrieval and the
         model's first token happen before this returns, so an unreachable LLM is a plain HTTP error
         rather than a broken 200 stream."""
-        self.limiter.acquire()
+        started = self.limiter.acquire()
         try:
             events = self.answers.stream(question, history, filters, top_k=top_k)
             first = next(events)
         except BaseException:
-            self.limiter.release()
+            self.limiter.release(started)
             raise
 
         def rest() -> Iterator[AnswerEvent]:
@@ -68,7 +68,7 @@ class Services:
                 yield first
                 yield from events
             finally:
-                self.limiter.release()
+                self.limiter.release(started)
 
         return rest()
 

@@ -107,6 +107,9 @@ def llama_cpp_server(context_tokens: int = 4096) -> Iterator[LLMServer]:
             "--n_ctx", str(context_tokens),
             "--n_threads", str(os.cpu_count() or 2),
             "--seed", "7",
+            # By default a new request cuts the running stream short (ending it as if complete);
+            # Ollama queues instead, and so must the server our concurrency tests and bench talk to.
+            "--interrupt_requests", "False",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
