@@ -67,7 +67,9 @@ def test_bench_reports_levels_ratios_and_only_429s_past_the_limit(
     # One client is never refused; three against one slot and no queue are, and only with a 429.
     assert one["statuses"] == {"200": 3} and one["outcomes"] == {"answered": 3}
     assert set(three["statuses"]) <= {"200", "429", "503"}
-    assert three["statuses"]["429"] >= 1 and three["retry_after_values"] == ["5"]
+    assert three["statuses"]["429"] >= 1
+    # Retry-After is estimated from answer times: these fake answers take well under a second.
+    assert three["retry_after_values"] and all(1 <= int(v) <= 5 for v in three["retry_after_values"])
     assert three["requests"] == 9 and three["attempts"] > three["requests"]  # 429s were retried
     assert three["retried_requests"] >= 1
     assert sum(three["outcomes"].values()) == 9 and set(three["outcomes"]) <= {"answered", "gave_up"}
