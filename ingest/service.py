@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,7 @@ ProgressCallback = Callable[[int, int, Path], None]
 _T = TypeVar("_T")
 # Files parsed ahead of the one being embedded, and chunks gathered before one embedding call.
 _PARSE_AHEAD = 2
+_CORES_FOR_PARSE_AHEAD = 4
 _EMBED_BATCH_CHUNKS = 64
 
 
@@ -321,6 +323,32 @@ class _Prepared:
     chunks: list[Chunk]
 
 
+def parse_ahead_pays(embedder_name: str) -> bool:
+    """Parse the next files on a thread while this batch embeds? Only when the embedder leaves cores
+    free: it runs in another process (Ollama), or this machine has cores to spare. An in-process model
+    on a small machine already uses every core, and a parser thread beside it slows both: on 2 cores
+    bench/ingest.py measured the whole ingest 1.13x slower with it."""
+    return embedder_name.startswith("ollama:") or (os.cpu_count() or 1) >= _CORES_FOR_PARSE_AHEAD
+
+
+class _Inline:
+    """The executor interface, run on the caller's thread: parse-ahead switched off."""
+
+    def submit(self, fn: Callable[[_Work], _Prepared], work: _Work) -> Future[_Prepared]:
+        future: Future[_Prepared] = Future()
+        try:
+            future.set_result(fn(work))
+        except BaseException as exc:  # handed to whoever reads the result, as a thread would
+            future.set_exception(exc)
+        return future
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 class _Batch:
     """Ingest many files with the embedder kept busy.
 
@@ -341,7 +369,12 @@ class _Batch:
 
     def run(self, files: Sequence[Path]) -> None:
         parsing: deque[tuple[_Work, Future[_Prepared]]] = deque()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-parse") as parser:
+        background = parse_ahead_pays(self._service._kb.embedder.name)
+        with (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-parse")
+            if background
+            else _Inline() as parser
+        ):
             try:
                 for file in files:
                     work = self._guard(file, partial(self._service._check, file))

@@ -27,11 +27,13 @@ def test_product_and_naive_runs_ingest_the_same_chunks(
     monkeypatch.setenv("RAG_EMBEDDER", "sentence-transformers:all-MiniLM-L6-v2")
     result = ingest.main(["--documents", "6", "--words", "200"])
     product, naive = result["product"], result["naive_baseline"]
-    assert product["documents"] == naive["documents"] == 6
-    assert product["chunks"] == naive["chunks"] > 6
+    other = result["product_other_parse_ahead"]
+    assert product["documents"] == naive["documents"] == other["documents"] == 6
+    assert product["chunks"] == naive["chunks"] == other["chunks"] > 6
+    assert other["parse_ahead"] is not product["parse_ahead"]  # both ways of running the service
     # The product batches across files; the baseline makes one call per chunk.
     assert naive["embed_calls"] == naive["chunks"] and product["embed_calls"] < 6
-    for run in (product, naive):
+    for run in (product, other, naive):
         assert 0 <= run["non_embedding_share"] <= 1
         assert all(seconds >= 0 for seconds in run["stage_s"].values())
         assert run["throughput"]["embed_chunks_per_s"] > 0

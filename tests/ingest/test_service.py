@@ -199,3 +199,29 @@ def test_new_chunk_settings_reingest_unchanged_files_once(
     assert (report.updated, report.unchanged) == (3, 0)
     assert service.sync([corpus]).unchanged == 3
     assert kb.store.count() == sum(r.chunks for r in service._ledger.documents())
+
+
+@pytest.mark.parametrize("parse_ahead", [True, False], ids=["parse-ahead-thread", "inline"])
+def test_many_files_are_batched_and_a_bad_one_among_them_is_reported(
+    service: IngestService,
+    kb: KnowledgeBase,
+    embedder: CountingEmbedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parse_ahead: bool,
+) -> None:
+    # Both ways the service runs (the thread is used on bigger machines or with Ollama) must agree.
+    monkeypatch.setattr("ingest.service.parse_ahead_pays", lambda name: parse_ahead)
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(12):
+        (root / f"note-{i:02d}.txt").write_text(
+            f"Note {i}\n\nRoom {100 + i} has {i + 2} desks and a window.\n"
+        )
+    (root / "broken.docx").write_bytes(b"not a zip archive")
+    report = service.sync([root])
+    assert (report.added, len(report.failed)) == (12, 1)
+    assert report.failed[0]["path"].endswith("broken.docx")
+    assert embedder.documents_embedded == report.chunks_embedded == kb.store.count() >= 12
+    assert sources(kb, "How many desks are in room 107?", k=1) == ["note-07.txt"]
+    assert service.sync([root]).unchanged == 12
