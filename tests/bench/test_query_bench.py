@@ -1,0 +1,144 @@
+"""bench/query.py through its real code path at a toy size: 12,000 synthetic chunks (enough for Qdrant Edge
+to build HNSW segments that are searched as graphs), a dozen queries, the real query embedder and reranker
+model, and the qdrant-client `:memory:` baseline. Behaviour only: no timing is asserted."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench import query
+from bench.query import Config, SyntheticCorpus
+
+pytestmark = pytest.mark.slow  # loads the MiniLM embedder and reranker
+
+SIZE = 12_000
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    workdir = tmp_path_factory.mktemp("bench-query")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        query.main(
+            [
+                "--sizes", str(SIZE), "--queries", "12", "--warmup", "2",
+                "--baseline-queries", "5", "--ef-sweep", "64", "--rerank-candidates", "5",
+                "--e2e-queries", "4",
+                "--workdir", str(workdir),
+            ]
+        )  # fmt: skip
+    parsed: dict[str, Any] = json.loads(out.getvalue())  # stdout holds exactly one JSON object
+    assert not any(workdir.iterdir()), "the stores are removed unless --keep"
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def result(report: dict[str, Any]) -> dict[str, Any]:
+    (only,) = report["results"]
+    assert isinstance(only, dict)
+    return only
+
+
+def _latency_blocks(result: dict[str, Any]) -> list[dict[str, float]]:
+    edge, base = result["edge"], result["baseline_qdrant_client_memory"]
+    blocks: list[dict[str, float]] = [edge[name] for name in ("dense_hnsw", "dense_exact", "hybrid")]
+    blocks += [base["dense"], base["hybrid"], *edge["hnsw_ef_sweep"]]
+    for variant in result["e2e"].values():
+        blocks += [variant[stage] for stage in ("embed", "retrieve", "rerank", "total")]
+    return blocks
+
+
+def test_the_report_has_machine_config_results_and_summary(report: dict[str, Any]) -> None:
+    assert report["benchmark"] == "query"
+    assert report["machine"]["cores"] >= 1
+    assert report["config"]["sizes"] == [SIZE]
+    assert [row["size"] for row in report["summary"]["table"]] == [SIZE]
+    assert report["summary"]["target"]["size"] == SIZE
+
+
+def test_the_store_holds_every_chunk_with_an_hnsw_index(result: dict[str, Any]) -> None:
+    build = result["build"]
+    assert build["chunks"] == build["points"] == SIZE
+    assert build["dense_hnsw_built"]
+    assert result["disk"]["allocated_mib"] > 0
+    assert result["disk"]["apparent_mib"] >= result["disk"]["allocated_mib"]
+
+
+def test_exact_search_is_the_ground_truth(result: dict[str, Any]) -> None:
+    edge = result["edge"]
+    assert edge["recall_at_10_exact_vs_itself"] == 1.0
+    # An independent brute force in numpy agrees (float32 ties aside).
+    assert edge["recall_at_10_exact_vs_numpy"] >= 0.99
+    assert result["baseline_qdrant_client_memory"]["recall_at_10_vs_edge_exact"] >= 0.99
+
+
+def test_hnsw_recall_is_a_fraction_and_high_on_clustered_data(result: dict[str, Any]) -> None:
+    edge = result["edge"]
+    assert 0.9 <= edge["recall_at_10_hnsw_vs_exact"] <= 1.0
+    for point in edge["hnsw_ef_sweep"]:
+        assert 0.0 <= point["recall_at_10"] <= 1.0
+        assert 0.0 <= point["identical_to_default_share"] <= 1.0
+
+
+def test_percentiles_are_ordered_and_counted(result: dict[str, Any]) -> None:
+    for block in _latency_blocks(result):
+        assert 0 < block["p50_ms"] <= block["p95_ms"] <= block["p99_ms"]
+        assert block["n"] > 0
+    assert result["edge"]["dense_hnsw"]["n"] == 12
+    assert result["baseline_qdrant_client_memory"]["dense"]["n"] == 5
+
+
+def test_ratios_compare_against_baselines_from_the_same_run(result: dict[str, Any]) -> None:
+    ratios = result["ratios"]
+    for name in ("hnsw_to_exact_p95", "edge_to_baseline_dense_p95", "edge_to_baseline_hybrid_p95"):
+        assert ratios[name] > 0
+    base = result["baseline_qdrant_client_memory"]
+    edge_p95 = base["edge_same_queries"]["dense_hnsw"]["p95_ms"]
+    assert ratios["edge_to_baseline_dense_p95"] == pytest.approx(edge_p95 / base["dense"]["p95_ms"], rel=0.01)
+
+
+def test_end_to_end_stages_add_up_and_rerank_the_candidates(result: dict[str, Any]) -> None:
+    variants = result["e2e"]
+    assert "torch_default_threads" in variants
+    for e2e in variants.values():
+        assert e2e["reranked_per_query"] == 5
+        assert e2e["total"]["n"] == 4
+        parts = sum(e2e[stage]["mean_ms"] for stage in ("embed", "retrieve", "rerank"))
+        assert parts == pytest.approx(e2e["total"]["mean_ms"], rel=0.01)
+
+
+def test_reopening_in_a_fresh_process_is_measured(result: dict[str, Any]) -> None:
+    reopen = result["reopen"]
+    assert reopen["open_s"] > 0
+    assert reopen["first_query_ms"] > 0
+    assert reopen["rss_after_queries_mib"] >= reopen["rss_before_open_mib"] > 0
+
+
+def test_baseline_is_skipped_with_a_reason_above_the_limit(tmp_path: Path) -> None:
+    corpus = SyntheticCorpus(100, Config(baseline_max=50))
+    skipped = query.measure_baseline(corpus, corpus.queries(2), {}, corpus.config)
+    assert "skipped" in skipped
+    assert "--baseline-max" in skipped["skipped"]
+
+
+def test_the_corpus_is_deterministic_clustered_and_held_out() -> None:
+    config = Config(points_per_cluster=50)
+    first, second = SyntheticCorpus(500, config), SyntheticCorpus(500, config)
+    chunks_a, vectors_a = next(first.batches())
+    chunks_b, vectors_b = next(second.batches())
+    assert [c.text for c in chunks_a] == [c.text for c in chunks_b]
+    assert (vectors_a == vectors_b).all()
+    assert len({c.doc_id for c in chunks_a}) == 500 // config.chunks_per_doc
+    queries = first.queries(20)
+    matrix = np.asarray([q.vector for q in queries], dtype=np.float32)
+    # Held out: no query is a stored point, but each has close neighbours in its own cluster.
+    similarities = vectors_a @ matrix.T
+    assert similarities.max() < 0.999
+    assert (similarities.max(axis=0) > 0.3).all()
