@@ -18,7 +18,9 @@ def open_store(settings: Settings, spec: StoreSpec | None) -> VectorStore:
 
         owner = DataDirOwner(settings.data_dir).acquire()
         try:
-            return EdgeStore(settings.collection_dir, owner, settings.hnsw_threshold).open(spec)
+            return EdgeStore(settings.collection_dir, owner, settings.hnsw_threshold, settings.hnsw_ef).open(
+                spec
+            )
         except BaseException:
             owner.release()
             raise
@@ -34,4 +36,4 @@ def open_store(settings: Settings, spec: StoreSpec | None) -> VectorStore:
         client = QdrantClient(
             url=settings.qdrant_url, api_key=api_key, timeout=int(settings.request_timeout_s)
         )
-    return ServerStore(client, settings.collection, settings.qdrant_url).open(spec)
+    return ServerStore(client, settings.collection, settings.qdrant_url, settings.hnsw_ef).open(spec)

@@ -13,6 +13,9 @@ DENSE = "dense"
 SPARSE = "sparse"
 # Payload fields with an index: the ones we filter and facet by.
 INDEXED_FIELDS = ("doc_id", "source", "file_type")
+# HNSW search breadth (RAG_HNSW_EF). bench/query.py, 1M clustered chunks: 100 (the engine's default)
+# found 0.94 of the true top 10, 256 found 0.98, both at about 2 ms p95.
+DEFAULT_HNSW_EF = 256
 # Reciprocal-rank-fusion constant from the original paper; robust without tuning.
 RRF_K = 60
 

@@ -12,6 +12,7 @@ import qdrant_edge as qe
 
 from rag.errors import StoreError
 from rag.store.base import (
+    DEFAULT_HNSW_EF,
     DENSE,
     INDEXED_FIELDS,
     RRF_K,
@@ -31,10 +32,13 @@ _FACET_LIMIT = 1_000_000
 class EdgeStore:
     """One Qdrant Edge shard per knowledge base: ``<collection dir>/shard`` plus ``store.json``."""
 
-    def __init__(self, collection_dir: Path, owner: DataDirOwner, hnsw_threshold: int) -> None:
+    def __init__(
+        self, collection_dir: Path, owner: DataDirOwner, hnsw_threshold: int, hnsw_ef: int = DEFAULT_HNSW_EF
+    ) -> None:
         self._dir = collection_dir
         self._owner = owner
         self._hnsw_threshold = hnsw_threshold
+        self._params = qe.SearchParams(hnsw_ef=hnsw_ef)
         self._bm25 = qe.Bm25()
         self.spec: StoreSpec | None = None
         self._shard: Any = None
@@ -131,7 +135,9 @@ class EdgeStore:
         sparse_vector = self._bm25.embed_query(request.text)
         sparse = qe.Query.Nearest(sparse_vector, using=SPARSE) if sparse_vector.indices else None
         if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
-            query = qe.QueryRequest(limit=request.limit, query=dense, filter=flt, with_payload=True)
+            query = qe.QueryRequest(
+                limit=request.limit, query=dense, filter=flt, with_payload=True, params=self._params
+            )
         elif request.mode == "sparse":
             if sparse is None:
                 return []  # only stop words: BM25 has nothing to match on
@@ -142,7 +148,7 @@ class EdgeStore:
                 with_payload=True,
                 filter=flt,
                 prefetches=[
-                    qe.Prefetch(limit=request.prefetch_limit, query=dense, filter=flt),
+                    qe.Prefetch(limit=request.prefetch_limit, query=dense, filter=flt, params=self._params),
                     qe.Prefetch(limit=request.prefetch_limit, query=sparse, filter=flt),
                 ],
                 query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub lists Fusion, not its Rrf

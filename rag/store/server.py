@@ -13,6 +13,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from rag.errors import ServiceUnavailableError, StoreError
 from rag.store.base import (
+    DEFAULT_HNSW_EF,
     DENSE,
     INDEXED_FIELDS,
     RRF_K,
@@ -31,8 +32,11 @@ _FACET_LIMIT = 1_000_000
 class ServerStore:
     """One Qdrant collection. The embedder spec lives in the collection's metadata."""
 
-    def __init__(self, client: QdrantClient, collection: str, where: str) -> None:
+    def __init__(
+        self, client: QdrantClient, collection: str, where: str, hnsw_ef: int = DEFAULT_HNSW_EF
+    ) -> None:
         self._client = client
+        self._params = qm.SearchParams(hnsw_ef=hnsw_ef)
         self._collection = collection
         self._where = where
         # Same BM25 tokenizer as the embedded store, so both backends index text identically.
@@ -122,7 +126,7 @@ class ServerStore:
         dense = list(request.dense) if request.dense is not None else None
         kwargs: dict[str, Any]
         if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
-            kwargs = {"query": dense, "using": DENSE}
+            kwargs = {"query": dense, "using": DENSE, "search_params": self._params}
         elif request.mode == "sparse":
             if sparse is None:
                 return []
@@ -130,7 +134,13 @@ class ServerStore:
         else:
             kwargs = {
                 "prefetch": [
-                    qm.Prefetch(query=dense, using=DENSE, limit=request.prefetch_limit, filter=flt),
+                    qm.Prefetch(
+                        query=dense,
+                        using=DENSE,
+                        limit=request.prefetch_limit,
+                        filter=flt,
+                        params=self._params,
+                    ),
                     qm.Prefetch(query=sparse, using=SPARSE, limit=request.prefetch_limit, filter=flt),
                 ],
                 "query": qm.RrfQuery(rrf=qm.Rrf(k=RRF_K)),
