@@ -30,7 +30,7 @@ from bench.common import Stopwatch, emit, peak_rss_mib, progress
 from bench.corpus import FORMATS, generate
 from rag.config import Settings
 from rag.embedding import Embedder, make_embedder
-from rag.embedding.base import Vector
+from rag.embedding.base import ForwardingEmbedder, Vector
 from rag.knowledge_base import KnowledgeBase
 from rag.store import VectorStore, open_store
 from rag.types import Chunk, StoreSpec
@@ -38,41 +38,20 @@ from rag.types import Chunk, StoreSpec
 QUICKSTART_EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
 
 
-class TimedEmbedder:
+class TimedEmbedder(ForwardingEmbedder):
     """The real embedder; every embed_documents call is timed and counted."""
 
     def __init__(self, inner: Embedder, clock: Stopwatch) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.clock = clock
         self.calls = 0
         self.texts: list[str] = []  # what was embedded, for the embedding-only floor
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         self.calls += 1
         self.texts.extend(texts)
         with self.clock.stage("embed"):
             return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> Vector:
-        return self.inner.embed_query(text)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 class TimedStore:

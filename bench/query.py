@@ -45,7 +45,7 @@ import qdrant_edge as qe
 
 from bench.common import current_rss_mib, dir_size_mib, emit, peak_rss_mib, percentiles, progress
 from rag.config import Settings, load_settings
-from rag.embedding.base import Embedder, Vector
+from rag.embedding.base import Embedder, ForwardingEmbedder, Vector
 from rag.retrieval import Retriever
 from rag.store import open_store
 from rag.store.base import DENSE, SearchMode, SearchRequest, VectorStore
@@ -58,6 +58,7 @@ QUERY_EMBEDDER = "all-MiniLM-L6-v2"  # packaged, offline; production's nomic-emb
 COLLECTION = "bench_query"
 SPEC_EMBEDDER = "bench:synthetic-clustered"  # what the store records as its embedder
 TOP_K = 10  # recall@10 and the dense/hybrid latency runs ask for ten hits
+PRODUCT_CHUNK_TOKENS: int = Settings.model_fields["chunk_tokens"].default  # RAG_CHUNK_TOKENS: 384
 
 # Synthetic text: made-up words so no real stop word or stemming accident skews BM25.
 _SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
@@ -78,10 +79,12 @@ class Config:
     chunks_per_doc: int = 10
     batch: int = 2_000
     warmup: int = 10
-    ef_sweep: tuple[int, ...] = (64, 100, 128, 256)  # 100: Qdrant's default ef_construct
+    ef_sweep: tuple[int, ...] = (64, 100, 128, 256, 512)  # 100: the engine's own default
     rerank_candidates: int = 20  # the product's RAG_ANSWER_CANDIDATES default is 12
     e2e_queries: int = 100  # the model stages dominate a run's time on two cores
     e2e_torch_threads: tuple[int, ...] = (1,)  # besides torch's default (one per core)
+    rerank_tokens: tuple[int, ...] = (48, 128, PRODUCT_CHUNK_TOKENS)  # synthetic chunks are ~48 tokens
+    rerank_repeats: int = 10
     numpy_check_max: int = 100_000  # up to here, Edge's exact search is checked against numpy
     baseline_max: int = 100_000
     baseline_queries: int = 100  # qdrant-client :memory: is pure Python: ~0.5 s per hybrid query at 100k
@@ -106,6 +109,8 @@ class Config:
             "rerank_candidates": self.rerank_candidates,
             "e2e_queries": self.e2e_queries,
             "e2e_torch_threads": list(self.e2e_torch_threads),
+            "rerank_tokens": list(self.rerank_tokens),
+            "rerank_repeats": self.rerank_repeats,
             "numpy_check_max": self.numpy_check_max,
             "baseline_max": self.baseline_max,
             "baseline_queries": self.baseline_queries,
@@ -281,8 +286,9 @@ def store_search(store: VectorStore, mode: SearchMode, limit: int = TOP_K) -> Se
 def shard_search(store: EdgeStore, params: qe.SearchParams | None) -> Search:
     """Dense search on the store's own open shard with explicit search params (exact, hnsw_ef).
 
-    EdgeStore offers no search params, and a second handle on the shard would hit its WAL lock, so this
-    borrows the private handle. Payload is fetched as the product's search does, to compare like for like.
+    EdgeStore has no exact mode and fixes hnsw_ef when opened, and a second handle on the shard would hit
+    its WAL lock, so this borrows the private handle. Payload is fetched as the product's search does,
+    to compare like for like.
     """
     shard = raw_shard(store)
 
@@ -441,7 +447,7 @@ def measure_edge(
             "hnsw_ef": ef,
             **runs[f"ef_{ef}"].stats(),
             "recall_at_10": recall_at_k(runs[f"ef_{ef}"].ids, exact),
-            # 1.0 means this ef is what the engine uses when the product passes none.
+            # 1.0: the product's search (RAG_HNSW_EF) returns exactly what this ef does.
             "identical_to_default_share": identical_share(runs[f"ef_{ef}"].ids, default),
         }
         for ef in config.ef_sweep
@@ -462,42 +468,28 @@ def measure_edge(
     return result, runs
 
 
-class ReplayEmbedder:
+class ReplayEmbedder(ForwardingEmbedder):
     """The real query embedder runs on every query text, so its cost is measured, but the store gets
     the query's synthetic vector: a real MiniLM vector would match nothing in the synthetic space."""
 
     def __init__(self, real: Embedder, dimension: int) -> None:
-        self._real = real
+        super().__init__(real)
         self._dimension = dimension
         self.vector: Vector = []
         self.last_ms = 0.0
 
     @property
-    def name(self) -> str:
-        return self._real.name
-
-    @property
     def dimension(self) -> int:
         return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._real.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self._real.count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         raise NotImplementedError("the benchmark ingests synthetic vectors")
 
     def embed_query(self, text: str) -> Vector:
         start = time.perf_counter()
-        self._real.embed_query(text)
+        self.inner.embed_query(text)
         self.last_ms = (time.perf_counter() - start) * 1000
         return self.vector
-
-    def close(self) -> None:
-        self._real.close()
 
 
 @dataclass(slots=True)
@@ -565,9 +557,7 @@ def measure_e2e(store: EdgeStore, queries: Sequence[Query], models: Models, conf
     """
     import torch
 
-    default_threads = torch.get_num_threads()
-    variants = {"torch_default_threads": default_threads}
-    variants |= {f"torch_{n}_threads": n for n in config.e2e_torch_threads if n != default_threads}
+    variants = torch_variants(config)
     retriever = Retriever(models.embedder, store)
     timed = queries[: config.e2e_queries]
     stages = {name: Stages() for name in variants}
@@ -580,8 +570,64 @@ def measure_e2e(store: EdgeStore, queries: Sequence[Query], models: Models, conf
                 sink = stages[name] if number >= config.warmup else Stages()
                 e2e_query(retriever, models, query, config.rerank_candidates, sink)
     finally:
-        torch.set_num_threads(default_threads)
+        torch.set_num_threads(variants["torch_default_threads"])
     return {name: stages[name].stats(threads) for name, threads in variants.items()}
+
+
+def measure_rerank_tokens(models: Models, config: Config) -> dict[str, Any]:
+    """The reranker's cost grows with passage length, and the synthetic chunks are short (~48 tokens)
+    while the product cuts chunks of up to RAG_CHUNK_TOKENS: rerank_candidates passages of each length,
+    reranked on their own, interleaved across the torch thread settings like the end-to-end run."""
+    import torch
+
+    from rag.types import Hit
+
+    variants = torch_variants(config)
+    names = list(variants)
+    rng = np.random.default_rng([config.seed, 3])
+    words = [pseudo_word(int(i)) for i in rng.integers(0, FILLER_VOCABULARY, 4 * PRODUCT_CHUNK_TOKENS)]
+    query = " ".join(words[:8])
+    result: dict[str, Any] = {}
+    for tokens in config.rerank_tokens:
+        hits = [
+            Hit(Chunk(point_id(i), "doc", "synthetic.md", i, passage(words, i, tokens, models), "t"), 0.0)
+            for i in range(config.rerank_candidates)
+        ]
+        samples: dict[str, list[float]] = {name: [] for name in names}
+        try:
+            for repeat in range(config.rerank_repeats + 1):  # the first round warms up
+                shift = repeat % len(names)
+                for name in names[shift:] + names[:shift]:
+                    torch.set_num_threads(variants[name])
+                    start = time.perf_counter()
+                    models.reranker.rerank(query, hits)
+                    if repeat:
+                        samples[name].append((time.perf_counter() - start) * 1000)
+        finally:
+            torch.set_num_threads(variants["torch_default_threads"])
+        result[f"{tokens}_tokens"] = {
+            name: {**percentiles(samples[name]), "torch_threads": variants[name]} for name in names
+        }
+    return {"candidates": config.rerank_candidates, "by_passage_tokens": result}
+
+
+def passage(words: Sequence[str], offset: int, tokens: int, models: Models) -> str:
+    """Made-up words until the embedder's tokenizer (the reranker's too: both are MiniLM) counts
+    ``tokens``; each passage starts at its own offset so no two are identical."""
+    count = 1
+    while models.embedder.count_tokens(text := " ".join(words[offset : offset + count])) < tokens:
+        count += 1
+    return text
+
+
+def torch_variants(config: Config) -> dict[str, int]:
+    """torch's default intra-op thread count (one per core, as the product runs) and the extra counts
+    to compare against: on busy cores torch's spinning worker threads slow small models down."""
+    import torch
+
+    default = torch.get_num_threads()
+    variants = {"torch_default_threads": default}
+    return variants | {f"torch_{n}_threads": n for n in config.e2e_torch_threads if n != default}
 
 
 def measure_baseline(
@@ -596,8 +642,10 @@ def measure_baseline(
     subset = queries[: config.baseline_queries]
     before = current_rss_mib()
     with warnings.catch_warnings():
-        # Expected in local mode: payload indexes are no-ops and it advises a server above 20k points.
+        # Expected in local mode: payload indexes and search params are no-ops (it always searches
+        # exhaustively), and it advises a server above 20k points.
         warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+        warnings.filterwarnings("ignore", message="Local mode performs exact")
         warnings.filterwarnings("ignore", message="Local mode is not recommended")
         settings = load_settings(
             qdrant_url=":memory:", collection=COLLECTION, embedder=f"sentence-transformers:{QUERY_EMBEDDER}"
@@ -746,10 +794,13 @@ def _e2e_columns(prefix: str, e2e: dict[str, Any]) -> dict[str, Any]:
 NOTES = [
     "Latencies are wall-clock per query in this process, single client, after warm-up queries; the "
     "searches compared at one size run interleaved (each query through each, rotating order).",
-    "dense_hnsw and hybrid go through the product's EdgeStore.search; dense_exact and the hnsw_ef sweep "
-    "query the same open shard with qdrant_edge SearchParams (EdgeStore exposes no search params).",
-    "HNSW uses the product's shard config (engine defaults for m, ef_construct and hnsw_ef); the bench "
-    "sets hnsw_threshold=0 so optimize() builds HNSW at every size (the product default waits for 20k).",
+    "dense_hnsw and hybrid go through the product's EdgeStore.search, with the product's hnsw_ef "
+    "(RAG_HNSW_EF, product_hnsw_ef); dense_exact and the hnsw_ef sweep query the same open shard with "
+    "qdrant_edge SearchParams (EdgeStore has no exact mode and fixes hnsw_ef when opened).",
+    "HNSW is built with the product's shard config (engine defaults for m and ef_construct); the bench "
+    "sets hnsw_threshold=0 so optimize() builds HNSW at every size (the product default waits for 20k). "
+    "The build is multi-threaded and not deterministic: recall at a given hnsw_ef varies a little "
+    "between runs.",
     "recall_at_10 is HNSW top-10 against Edge exact top-10 on the same shard; exact itself is checked "
     "against numpy brute force up to numpy_check_max.",
     "e2e: real all-MiniLM-L6-v2 query embedding (its cost; the store gets the synthetic vector), "
@@ -785,10 +836,18 @@ def run(config: Config) -> dict[str, Any]:
     finally:
         if not config.keep and config.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    progress("rerank cost by passage length")
+    rerank: dict[str, Any] = measure_rerank_tokens(models, config) if models else {"skipped": "--no-e2e"}
     return {
         "benchmark": "query",
-        "config": {**config.describe(), "query_embedder": QUERY_EMBEDDER, "notes": NOTES},
+        "config": {
+            **config.describe(),
+            "query_embedder": QUERY_EMBEDDER,
+            "product_hnsw_ef": edge_settings(workdir).hnsw_ef,
+            "notes": NOTES,
+        },
         "results": results,
+        "rerank_cost": rerank,
         "summary": summarise(results),
         "peak_rss_mib": peak_rss_mib(),
     }
@@ -816,6 +875,10 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--rerank-candidates", type=int, default=Config.rerank_candidates)
     parser.add_argument("--e2e-queries", type=int, default=Config.e2e_queries)
     parser.add_argument(
+        "--rerank-tokens", default=_joined(Config.rerank_tokens), help="passage lengths to rerank alone"
+    )
+    parser.add_argument("--rerank-repeats", type=int, default=Config.rerank_repeats)
+    parser.add_argument(
         "--e2e-torch-threads",
         default=_joined(Config.e2e_torch_threads),
         help="torch thread counts to measure end to end besides the default ('' for none)",
@@ -839,6 +902,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         ef_sweep=tuple(int(s) for s in args.ef_sweep.split(",") if s.strip()),
         rerank_candidates=args.rerank_candidates,
         e2e_queries=args.e2e_queries,
+        rerank_tokens=tuple(int(s) for s in args.rerank_tokens.split(",") if s.strip()),
+        rerank_repeats=args.rerank_repeats,
         e2e_torch_threads=tuple(int(s) for s in args.e2e_torch_threads.split(",") if s.strip()),
         numpy_check_max=args.numpy_check_max,
         baseline_max=args.baseline_max,

@@ -11,7 +11,7 @@ import pytest
 from support.fixtures import ollama_server  # noqa: F401  (fixture)
 
 from rag.config import Settings
-from rag.embedding.base import Embedder, Vector
+from rag.embedding.base import Embedder, ForwardingEmbedder, Vector
 from rag.embedding.local import SentenceTransformerEmbedder
 from rag.knowledge_base import KnowledgeBase
 
@@ -22,28 +22,13 @@ QUICKSTART_EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
 SAMPLE_DOCS = Path(__file__).resolve().parent.parent / "sample_docs"
 
 
-class CountingEmbedder:
+class CountingEmbedder(ForwardingEmbedder):
     """The real embedder, with a tally of what it was asked to embed (to prove "no re-embedding")."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.documents_embedded = 0
         self.queries_embedded = 0
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self.inner.max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         self.documents_embedded += len(texts)
@@ -52,9 +37,6 @@ class CountingEmbedder:
     def embed_query(self, text: str) -> Vector:
         self.queries_embedded += 1
         return self.inner.embed_query(text)
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,38 @@ class Embedder(Protocol):
     def close(self) -> None: ...
 
 
+class ForwardingEmbedder:
+    """An embedder that passes every call to another one; subclasses override what they observe
+    (the tests count calls, the benchmarks time them)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Vector:
+        return self.inner.embed_query(text)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class PrefixMixin:
     """Adds the nomic task prefixes when the model needs them."""
 
