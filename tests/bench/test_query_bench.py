@@ -30,7 +30,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             [
                 "--sizes", str(SIZE), "--queries", "12", "--warmup", "2",
                 "--baseline-queries", "5", "--ef-sweep", "64", "--rerank-candidates", "5",
-                "--e2e-queries", "4",
+                "--e2e-queries", "4", "--rerank-tokens", "48,96", "--rerank-repeats", "2",
                 "--workdir", str(workdir),
             ]
         )  # fmt: skip
@@ -112,6 +112,14 @@ def test_end_to_end_stages_add_up_and_rerank_the_candidates(result: dict[str, An
         assert e2e["total"]["n"] == 4
         parts = sum(e2e[stage]["mean_ms"] for stage in ("embed", "retrieve", "rerank"))
         assert parts == pytest.approx(e2e["total"]["mean_ms"], rel=0.01)
+
+
+def test_rerank_cost_is_measured_per_passage_length(report: dict[str, Any]) -> None:
+    rerank = report["rerank_cost"]
+    assert rerank["candidates"] == 5
+    assert set(rerank["by_passage_tokens"]) == {"48_tokens", "96_tokens"}
+    for variants in rerank["by_passage_tokens"].values():
+        assert variants["torch_default_threads"]["n"] == 2
 
 
 def test_reopening_in_a_fresh_process_is_measured(result: dict[str, Any]) -> None:
