@@ -42,7 +42,6 @@ import argparse
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -219,12 +218,6 @@ def use_test_support() -> None:
         sys.path.append(tests)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def base_env(options: Options, data_dir: Path, llm_env: dict[str, str]) -> dict[str, str]:
     """The environment of `rag ingest` and `rag serve`: none of the caller's RAG_ settings, offline models."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
@@ -278,7 +271,7 @@ class Server:
 def rag_serve(env: dict[str, str], cwd: Path, ready_timeout_s: float = 300.0) -> Iterator[Server]:
     """The real CLI, `rag serve`, on a free loopback port; yields once /ready says everything is up."""
     use_test_support()
-    from support.processes import stop
+    from support.processes import free_port, stop
 
     port = free_port()
     log_path = cwd / "rag-serve.log"

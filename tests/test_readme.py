@@ -30,18 +30,17 @@ def test_curl_examples_work_as_written_against_rag_serve(tmp_path: Path) -> None
     import json
     import os
     import shlex
-    import socket
     import subprocess
     import sys
     import time
+
+    from support.processes import free_port
 
     section = README.split("## REST API", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```bash\n(.*?)```", section, re.S)
     curls = [line for line in blocks[1].splitlines() if line.startswith("curl ")]
     assert len(curls) >= 8
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "RAG_API_KEYS": "change-me",

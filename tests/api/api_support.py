@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from support.documents import write_pdf
 from support.ollama_server import OllamaProtocolServer
+from support.processes import free_port
 
 from api.app import create_app
 from rag.config import Settings
@@ -113,10 +114,7 @@ def citing(fact: str, template: str) -> Respond:
 
 
 def unreachable_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def chat_requests(server: OllamaProtocolServer) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from support.processes import stop
+from support.processes import free_port, stop
 
 MODEL_FILE = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
 MODEL_SIZE = 491_400_064
@@ -84,18 +83,12 @@ class LLMServer:
     model: str
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def llama_cpp_server(context_tokens: int = 4096) -> Iterator[LLMServer]:
     if importlib.util.find_spec("llama_cpp") is None:
         raise LLMUnavailable("llama-cpp-python[server] is not installed (scripts/setup.sh --dev installs it)")
     model = model_path()
-    port = _free_port()
+    port = free_port()
     log = open(_cache_dir() / f"llama-server-{port}.log", "w")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(
         [
