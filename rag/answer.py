@@ -30,7 +30,10 @@ _FALLBACK_MIN_RELEVANCE = 0.5
 _EXTRACTIVE_PASSAGES = 3
 
 
-def default_min_relevance(embedder_name: str) -> float:
+def min_relevance(settings: Settings, embedder_name: str) -> float:
+    """The gate's threshold: RAG_MIN_RELEVANCE if set, else the value measured for this embedder."""
+    if settings.min_relevance is not None:
+        return settings.min_relevance
     model = embedder_name.split(":", 1)[-1].rsplit("/", 1)[-1].lower()
     return _DEFAULT_MIN_RELEVANCE.get(model, _FALLBACK_MIN_RELEVANCE)
 
@@ -88,11 +91,7 @@ class AnswerService:
         self._retriever = retriever
         self._generator = generator
         self._reranker = reranker
-        self._min_relevance = (
-            settings.min_relevance
-            if settings.min_relevance is not None
-            else default_min_relevance(embedder_name)
-        )
+        self._min_relevance = min_relevance(settings, embedder_name)
 
     def answer(
         self,

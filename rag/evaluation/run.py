@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.answer import default_min_relevance
+from rag.answer import min_relevance
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import ServiceUnavailableError
@@ -55,11 +55,7 @@ def _evaluate(
     start = time.perf_counter()
     retrieval = evaluate_retrieval(kb.retriever(), queries, index.key_of, reranker, progress("Retrieving"))
     retrieval_seconds = time.perf_counter() - start
-    threshold = (
-        settings.min_relevance
-        if settings.min_relevance is not None
-        else default_min_relevance(kb.embedder.name)
-    )
+    threshold = min_relevance(settings, kb.embedder.name)
     result: dict[str, Any] = {
         "dataset": {
             "path": str(dataset.path),
