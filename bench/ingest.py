@@ -135,12 +135,7 @@ def run_naive(files: Sequence[Path], embedder: Embedder, data_dir: Path) -> dict
     clock = Stopwatch()
     settings = _settings(data_dir, embedder.name)
     store = open_store(settings, StoreSpec(embedder.name, embedder.dimension))
-    policy = ChunkingPolicy(
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        max_model_tokens=embedder.max_tokens,
-        count_tokens=embedder.count_tokens,
-    )
+    policy = ChunkingPolicy.of(settings, embedder)
     chunks_total = calls = 0
     try:
         with clock.stage("wall"):

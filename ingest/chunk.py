@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.parse import Block, ParsedDocument
+from rag.config import Settings
+from rag.embedding import Embedder
 from rag.types import Chunk, chunk_id
 
 _SEPARATOR = "\n\n"
@@ -26,6 +28,16 @@ class ChunkingPolicy:
     overlap_tokens: int
     max_model_tokens: int
     count_tokens: Callable[[str], int]
+
+    @classmethod
+    def of(cls, settings: Settings, embedder: Embedder) -> ChunkingPolicy:
+        """The policy for this knowledge base: RAG_CHUNK_TOKENS and overlap, in this embedder's tokens."""
+        return cls(
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            max_model_tokens=embedder.max_tokens,
+            count_tokens=embedder.count_tokens,
+        )
 
 
 def chunk_document(

@@ -133,13 +133,7 @@ class IngestService:
     def _prepare(self, work: _Work) -> _Prepared:
         """Parse and chunk. Touches neither the ledger nor the store, so it can run on another thread."""
         parsed = parse_file(work.path)
-        embedder = self._kb.embedder
-        policy = ChunkingPolicy(
-            chunk_tokens=self._kb.settings.chunk_tokens,
-            overlap_tokens=self._kb.settings.chunk_overlap_tokens,
-            max_model_tokens=embedder.max_tokens,
-            count_tokens=embedder.count_tokens,
-        )
+        policy = ChunkingPolicy.of(self._kb.settings, self._kb.embedder)
         chunks = chunk_document(
             parsed, doc_id=work.doc_id, source=work.source, sha256=work.sha256, policy=policy
         )

@@ -104,12 +104,7 @@ def _index_corpus(
     from ingest.parse import Block, ParsedDocument
 
     embedder = kb.embedder
-    policy = ChunkingPolicy(
-        chunk_tokens=kb.settings.chunk_tokens,
-        overlap_tokens=kb.settings.chunk_overlap_tokens,
-        max_model_tokens=embedder.max_tokens,
-        count_tokens=embedder.count_tokens,
-    )
+    policy = ChunkingPolicy.of(kb.settings, embedder)
     keys: dict[str, str] = {}
     documents = chunks_total = 0
     for batch in _batches(iter(corpus), _BEIR_BATCH_DOCUMENTS):
