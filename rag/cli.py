@@ -93,29 +93,42 @@ def display_source(source: str) -> str:
 
 
 @contextmanager
-def _progress(enabled: bool, label: str) -> Iterator[Any]:
-    """A progress bar on a terminal; nothing when piped or asked for JSON."""
+def _progress_bars(enabled: bool = True, transient: bool = False) -> Iterator[Any]:
+    """Yields ``bar(label)`` -> ``update(done, total, what)`` on a terminal's stderr (stdout stays clean
+    for --json); when piped or disabled, ``bar`` returns None."""
     if not enabled or not sys.stderr.isatty():
-        yield None
+        yield lambda label: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn(label),
+        TextColumn("{task.fields[label]:<11}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         TextColumn("{task.description}"),
         console=Console(stderr=True),
-        transient=True,
+        transient=transient,
     ) as progress:
-        task = progress.add_task("", total=None)
 
-        def update(done: int, total: int, path: Path) -> None:
-            progress.update(task, completed=done, total=total, description=path.name)
+        def bar(label: str) -> Any:
+            task = progress.add_task("", total=None, label=label)
 
-        yield update
+            def update(done: int, total: int | None, what: str) -> None:
+                progress.update(task, completed=done, total=total, description=what)
+
+            return update
+
+        yield bar
+
+
+@contextmanager
+def _progress(enabled: bool, label: str) -> Iterator[Any]:
+    """One bar over files, gone when done; nothing when piped or asked for JSON."""
+    with _progress_bars(enabled, transient=True) as bar:
+        update = bar(label)
+        yield (lambda done, total, path: update(done, total, path.name)) if update else None
 
 
 # -- ingest ----------------------------------------------------------------------------------------
@@ -409,35 +422,6 @@ def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
 # -- evaluation ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _stage_progress() -> Iterator[Any]:
-    """One progress bar per evaluation stage, on a terminal's stderr (stdout stays clean for --json)."""
-    if not sys.stderr.isatty():
-        yield lambda stage: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("{task.fields[stage]:<11}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}"),
-        console=Console(stderr=True),
-    ) as progress:
-
-        def for_stage(stage: str) -> Any:
-            task = progress.add_task("", total=None, stage=stage)
-
-            def update(done: int, total: int | None, what: str) -> None:
-                progress.update(task, completed=done, total=total, description=what)
-
-            return update
-
-        yield for_stage
-
-
 @cli.command(name="eval")
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option(
@@ -461,7 +445,7 @@ def evaluate(dataset: Path, docs: Path | None, limit: int | None, no_answers: bo
 
     settings = load_settings()
     loaded = load_dataset(dataset, docs)
-    with _stage_progress() as progress:
+    with _progress_bars() as progress:
         result = run_evaluation(loaded, settings, with_answers=not no_answers, limit=limit, progress=progress)
     click.echo(json.dumps(result, indent=1) if as_json else render(result))
 
