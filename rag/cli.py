@@ -430,9 +430,17 @@ def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
     help="Documents folder for a questions.jsonl file [default: the file's folder].",
 )
 @click.option("--limit", type=click.IntRange(1), default=None, help="Evaluate only the first N queries.")
+@click.option(
+    "--split",
+    type=click.Choice(["dev", "test"]),
+    default=None,
+    help="Only the questions of this split (dev: tune on it; test: the held-out final check).",
+)
 @click.option("--no-answers", is_flag=True, help="Retrieval metrics only, even when an LLM is configured.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every metric.")
-def evaluate(dataset: Path, docs: Path | None, limit: int | None, no_answers: bool, as_json: bool) -> None:
+def evaluate(
+    dataset: Path, docs: Path | None, limit: int | None, split: str | None, no_answers: bool, as_json: bool
+) -> None:
     """Measure retrieval (dense, BM25, hybrid, hybrid+rerank) and answer quality on DATASET.
 
     DATASET is a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv) or a folder of documents
@@ -444,7 +452,7 @@ def evaluate(dataset: Path, docs: Path | None, limit: int | None, no_answers: bo
     from rag.evaluation.run import run_evaluation
 
     settings = load_settings()
-    loaded = load_dataset(dataset, docs)
+    loaded = load_dataset(dataset, docs, split)
     with _progress_bars() as progress:
         result = run_evaluation(loaded, settings, with_answers=not no_answers, limit=limit, progress=progress)
     click.echo(json.dumps(result, indent=1) if as_json else render(result))

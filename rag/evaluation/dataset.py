@@ -13,6 +13,9 @@ questions.jsonl (what `sample_docs/` ships), one question per line::
 
 ``source`` (or a ``sources`` list) names files relative to the documents folder; ``answer`` is a short
 reference answer for the correctness and evidence checks; unanswerable questions test refusals.
+Optional fields (the real-document dev sets under tests/devsets/ carry them): ``evidence``, a verbatim
+span of the source that holds the answer; ``type`` (paraphrase, keyword, pdf, table, multi-sentence,
+unanswerable), for per-type reports; ``split`` (``dev`` to tune on, ``test`` held out for a final check).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class EvalQuery:
     relevant: dict[str, int] = field(default_factory=dict)  # document key -> relevance grade (> 0)
     reference: str | None = None  # a short expected answer, when the dataset has one
     unanswerable: bool = False
+    evidence: str | None = None  # a verbatim span of the source that holds the answer
+    kind: str = ""  # the question's type, for per-type reports ("" when the dataset has none)
+    split: str = ""  # "dev" or "test" (held out), when the dataset has splits
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +77,8 @@ class EvalDataset:
             yield CorpusDocument(key, str(record.get("title") or ""), text)
 
 
-def load_dataset(path: Path, documents: Path | None = None) -> EvalDataset:
-    """Recognise the layout at ``path`` and read its queries and judgments."""
+def load_dataset(path: Path, documents: Path | None = None, split: str | None = None) -> EvalDataset:
+    """Recognise the layout at ``path`` and read its queries and judgments (only ``split``'s, if given)."""
     path = path.expanduser()
     if not path.exists():
         raise InputError(f"{path} does not exist. Give a BEIR folder or a folder with {QUESTIONS_FILE}.")
@@ -83,7 +89,12 @@ def load_dataset(path: Path, documents: Path | None = None) -> EvalDataset:
         docs = (documents or questions.parent).expanduser()
         if not docs.is_dir():
             raise InputError(f"The documents folder {docs} does not exist (use --docs DIR).")
-        return EvalDataset(path, "questions", _load_questions(questions, docs), documents_dir=docs.resolve())
+        queries = _load_questions(questions, docs)
+        if split:
+            queries = [q for q in queries if q.split == split]
+            if not queries:
+                raise InputError(f'{questions} has no questions in the split "{split}".')
+        return EvalDataset(path, "questions", queries, documents_dir=docs.resolve())
     raise InputError(
         f"{path} is not an evaluation dataset. Give either a BEIR folder (corpus.jsonl, queries.jsonl, "
         f"qrels/{BEIR_SPLIT}.tsv) or a folder of documents with a {QUESTIONS_FILE} "
@@ -112,6 +123,7 @@ def _load_questions(questions: Path, docs: Path) -> list[EvalQuery]:
             if not (docs / name).is_file():
                 raise InputError(f'{where}: the source "{name}" is not a file in {docs}.')
         reference = record.get("answer")
+        evidence = record.get("evidence")
         queries.append(
             EvalQuery(
                 id=qid,
@@ -119,6 +131,9 @@ def _load_questions(questions: Path, docs: Path) -> list[EvalQuery]:
                 relevant={Path(name).as_posix(): 1 for name in names},
                 reference=str(reference) if reference not in (None, "") else None,
                 unanswerable=unanswerable,
+                evidence=str(evidence) if evidence else None,
+                kind=str(record.get("type") or ""),
+                split=str(record.get("split") or ""),
             )
         )
     if not queries:
