@@ -7,7 +7,7 @@
 # real PDFs); TXT_PAGES are printed the same way and then turned into plain text with
 # `pdftotext -layout` (so the set has real plain-text files). Every page appears in exactly one form.
 # Chromium PDFs embed a creation date, so they are not byte-reproducible; the TSV records the sha256 of
-# what was committed. Questions in tests/devsets/en/questions.postgresql.jsonl quote these files; after a
+# what was committed. Questions in tests/devsets/en/questions.jsonl (ids pg-*) quote these files; after a
 # rebuild run `python scripts/devset/check.py tests/devsets/en`.
 set -euo pipefail
 

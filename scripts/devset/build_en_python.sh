@@ -10,7 +10,7 @@
 # printed to PDF with headless Chromium and six are the package's own reST sources (_sources/*.rst.txt)
 # kept as plain text, so the set exercises all three parsers. Each page appears in one form only.
 # Copies are byte-identical to the package; Chromium PDFs are not byte-reproducible, so the sha256
-# column records what was committed. Questions in questions.python.jsonl quote these files verbatim:
+# column records what was committed. Questions in tests/devsets/en/questions.jsonl (ids py-*) quote these files verbatim:
 # after a rebuild, run scripts/devset/check.py tests/devsets/en.
 set -euo pipefail
 
