@@ -6,6 +6,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rag.sparse import ANALYZER
+
+LEGACY_ANALYZER = "qdrant-bm25"
+
 # Fixed namespace so ids are the same on every machine and every run.
 _ID_NAMESPACE = uuid.UUID("5b0f3c53-8d3e-4d0b-9a53-6f2a0c7e1d42")
 
@@ -70,10 +74,13 @@ class SearchFilters:
 
 @dataclass(frozen=True, slots=True)
 class StoreSpec:
-    """What a store was built with; a store refuses to open with a different embedder."""
+    """What a store was built with; a store refuses to open with a different embedder or keyword analysis."""
 
     embedder: str
     dimension: int
+    # The keyword analysis of the BM25 vectors. Stores from before we had our own were built with the
+    # engine's tokenizer, recorded as LEGACY_ANALYZER.
+    analyzer: str = ANALYZER
 
 
 @dataclass(slots=True)

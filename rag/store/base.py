@@ -108,6 +108,12 @@ def check_spec(stored: StoreSpec, wanted: StoreSpec, where: str) -> None:
         return
     from rag.errors import StoreMismatchError
 
+    if (stored.embedder, stored.dimension) == (wanted.embedder, wanted.dimension):
+        raise StoreMismatchError(
+            f"The knowledge base at {where} was built with an older keyword analysis ({stored.analyzer}; "
+            f"this version uses {wanted.analyzer}). Rebuild it from the same files with `rag reindex`, "
+            "or use another RAG_COLLECTION."
+        )
     raise StoreMismatchError(
         f"The knowledge base at {where} was built with {stored.embedder} ({stored.dimension}-d vectors) "
         f"but RAG_EMBEDDER is {wanted.embedder} ({wanted.dimension}-d). Either set "

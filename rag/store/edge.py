@@ -10,6 +10,7 @@ from typing import Any
 
 import qdrant_edge as qe
 
+from rag import sparse as bm25
 from rag.errors import StoreError
 from rag.store.base import (
     DEFAULT_HNSW_EF,
@@ -23,7 +24,7 @@ from rag.store.base import (
     chunk_payload,
 )
 from rag.store.owner import DataDirOwner
-from rag.types import Chunk, Hit, SearchFilters, StoreSpec
+from rag.types import LEGACY_ANALYZER, Chunk, Hit, SearchFilters, StoreSpec
 
 _UPSERT_BATCH = 256
 _FACET_LIMIT = 1_000_000
@@ -39,7 +40,6 @@ class EdgeStore:
         self._owner = owner
         self._hnsw_threshold = hnsw_threshold
         self._params = qe.SearchParams(hnsw_ef=hnsw_ef)
-        self._bm25 = qe.Bm25()
         self.spec: StoreSpec | None = None
         self._shard: Any = None
 
@@ -60,7 +60,11 @@ class EdgeStore:
         """Open the shard, creating it for ``wanted`` if there is none yet."""
         if self.exists():
             meta = json.loads(self._meta_path.read_text(encoding="utf-8"))
-            self.spec = StoreSpec(embedder=meta["embedder"], dimension=int(meta["dimension"]))
+            self.spec = StoreSpec(
+                embedder=meta["embedder"],
+                dimension=int(meta["dimension"]),
+                analyzer=str(meta.get("analyzer", LEGACY_ANALYZER)),
+            )
             if wanted is not None:
                 check_spec(self.spec, wanted, str(self._dir))
             self._shard = _edge_call(qe.EdgeShard.load, str(self._shard_dir))
@@ -81,7 +85,14 @@ class EdgeStore:
             self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
         # The meta file is written last: a shard without it is an interrupted creation, redone next time.
         tmp = self._meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"embedder": spec.embedder, "dimension": spec.dimension, "schema": 1}))
+        tmp.write_text(json.dumps(
+                {
+                    "embedder": spec.embedder,
+                    "dimension": spec.dimension,
+                    "analyzer": spec.analyzer,
+                    "schema": 1,
+                }
+            ))
         tmp.replace(self._meta_path)
         self.spec = spec
 
@@ -94,7 +105,7 @@ class EdgeStore:
         points = [
             qe.Point(
                 id=chunk.chunk_id,
-                vector={DENSE: list(vector), SPARSE: self._bm25.embed_document(chunk.embed_text)},
+                vector={DENSE: list(vector), SPARSE: _sparse(bm25.encode_document(chunk.embed_text))},
                 payload=chunk_payload(chunk),
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
@@ -132,8 +143,8 @@ class EdgeStore:
             return []
         flt = _filter(request.filters)
         dense = qe.Query.Nearest(list(request.dense), using=DENSE) if request.dense is not None else None
-        sparse_vector = self._bm25.embed_query(request.text)
-        sparse = qe.Query.Nearest(sparse_vector, using=SPARSE) if sparse_vector.indices else None
+        sparse_vector = bm25.encode_query(request.text)
+        sparse = qe.Query.Nearest(_sparse(sparse_vector), using=SPARSE) if sparse_vector else None
         if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
             query = qe.QueryRequest(
                 limit=request.limit, query=dense, filter=flt, with_payload=True, params=self._params
@@ -192,6 +203,10 @@ class EdgeStore:
         if self._shard is None:
             raise StoreError("The knowledge base is not open for writing (no embedder spec was given).")
         return self._shard
+
+
+def _sparse(vector: bm25.SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(indices=vector.indices, values=vector.values)
 
 
 def _filter(filters: SearchFilters | None) -> qe.Filter | None:

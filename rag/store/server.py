@@ -6,11 +6,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import qdrant_edge as qe
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from rag import sparse as bm25
 from rag.errors import ServiceUnavailableError, StoreError
 from rag.store.base import (
     DEFAULT_HNSW_EF,
@@ -23,7 +23,7 @@ from rag.store.base import (
     chunk_from_payload,
     chunk_payload,
 )
-from rag.types import Chunk, Hit, SearchFilters, StoreSpec
+from rag.types import LEGACY_ANALYZER, Chunk, Hit, SearchFilters, StoreSpec
 
 _UPSERT_BATCH = 256
 _FACET_LIMIT = 1_000_000
@@ -39,8 +39,6 @@ class ServerStore:
         self._params = qm.SearchParams(hnsw_ef=hnsw_ef)
         self._collection = collection
         self._where = where
-        # Same BM25 tokenizer as the embedded store, so both backends index text identically.
-        self._bm25 = qe.Bm25()
         self.spec: StoreSpec | None = None
 
     def open(self, wanted: StoreSpec | None) -> ServerStore:
@@ -52,7 +50,11 @@ class ServerStore:
                         f"The Qdrant collection {self._collection!r} at {self._where} was not created by "
                         "private-rag: choose another RAG_COLLECTION."
                     )
-                self.spec = StoreSpec(str(metadata["embedder"]), int(metadata["dimension"]))
+                self.spec = StoreSpec(
+                    str(metadata["embedder"]),
+                    int(metadata["dimension"]),
+                    str(metadata.get("analyzer", LEGACY_ANALYZER)),
+                )
                 if wanted is not None:
                     check_spec(self.spec, wanted, f"{self._where} (collection {self._collection})")
             elif wanted is not None:
@@ -64,7 +66,12 @@ class ServerStore:
             self._collection,
             vectors_config={DENSE: qm.VectorParams(size=spec.dimension, distance=qm.Distance.COSINE)},
             sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-            metadata={"embedder": spec.embedder, "dimension": spec.dimension, "schema": 1},
+            metadata={
+                "embedder": spec.embedder,
+                "dimension": spec.dimension,
+                "analyzer": spec.analyzer,
+                "schema": 1,
+            },
         )
         for name in INDEXED_FIELDS:
             self._client.create_payload_index(self._collection, name, qm.PayloadSchemaType.KEYWORD)
@@ -78,7 +85,7 @@ class ServerStore:
                 id=chunk.chunk_id,
                 vector={
                     DENSE: list(vector),
-                    SPARSE: self._sparse(self._bm25.embed_document(chunk.embed_text)),
+                    SPARSE: _sparse(bm25.encode_document(chunk.embed_text)),
                 },
                 payload=chunk_payload(chunk),
             )
@@ -121,8 +128,8 @@ class ServerStore:
         if self.spec is None:
             return []
         flt = _filter(request.filters)
-        sparse_vector = self._bm25.embed_query(request.text)
-        sparse = self._sparse(sparse_vector) if sparse_vector.indices else None
+        sparse_vector = bm25.encode_query(request.text)
+        sparse = _sparse(sparse_vector) if sparse_vector else None
         dense = list(request.dense) if request.dense is not None else None
         kwargs: dict[str, Any]
         if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
@@ -175,9 +182,10 @@ class ServerStore:
     def close(self) -> None:
         self._client.close()
 
-    @staticmethod
-    def _sparse(vector: Any) -> qm.SparseVector:
-        return qm.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _sparse(vector: bm25.SparseVector) -> qm.SparseVector:
+    return qm.SparseVector(indices=vector.indices, values=vector.values)
 
 
 def _filter(filters: SearchFilters | None) -> qm.Filter | None:
