@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rag.embedding import Embedder
 from rag.errors import InputError
+from rag.fusion import Fusion
 from rag.store import SearchRequest, VectorStore
 from rag.store.base import SearchMode
 from rag.types import Hit, SearchFilters
@@ -17,13 +18,19 @@ MAX_QUERY_CHARS = 4000
 class Retrieval:
     hits: list[Hit]
     best_similarity: float | None  # cosine of the closest passage by the dense vector; None in BM25 mode
+    # The two rankings a hybrid search fused (empty for the other modes): the gate and `rag eval` use them.
+    dense: list[Hit] = field(default_factory=list)
+    sparse: list[Hit] = field(default_factory=list)
 
 
 class Retriever:
-    def __init__(self, embedder: Embedder, store: VectorStore, prefetch_k: int = 50) -> None:
+    def __init__(
+        self, embedder: Embedder, store: VectorStore, prefetch_k: int = 50, fusion: Fusion | None = None
+    ) -> None:
         self._embedder = embedder
         self._store = store
         self._prefetch_k = prefetch_k
+        self.fusion = fusion or Fusion()
 
     def search(
         self,
@@ -52,28 +59,19 @@ class Retriever:
         if top_k < 1:
             raise InputError("top_k must be at least 1.")
         filters = filters or SearchFilters()
-        dense = self._embedder.embed_query(query) if mode != "sparse" else None
+        vector = self._embedder.embed_query(query) if mode != "sparse" else None
         # Over-fetch so that collapsing near-duplicates still leaves top_k distinct hits.
-        hits = self._store.search(
-            SearchRequest(
-                text=query,
-                dense=dense,
-                mode=mode,
-                limit=top_k * 2,
-                prefetch_limit=max(self._prefetch_k, top_k * 2),
-                filters=filters,
-            )
-        )
-        best: float | None = None
-        if measure_similarity and dense is not None:
-            if mode == "dense":
-                best = hits[0].score if hits else None
-            else:
-                closest = self._store.search(
-                    SearchRequest(text=query, dense=dense, mode="dense", limit=1, filters=filters)
-                )
-                best = closest[0].score if closest else None
-        return Retrieval(collapse_duplicates(hits)[:top_k], best)
+        limit = top_k * 2
+        if mode != "hybrid":
+            hits = self._store.search(SearchRequest(query, vector, mode, limit=limit, filters=filters))
+            best = hits[0].score if mode == "dense" and hits else None
+            return Retrieval(collapse_duplicates(hits)[:top_k], best if measure_similarity else None)
+        depth = max(self._prefetch_k, limit)
+        dense = self._store.search(SearchRequest(query, vector, "dense", limit=depth, filters=filters))
+        sparse = self._store.search(SearchRequest(query, None, "sparse", limit=depth, filters=filters))
+        fused = self.fusion.fuse(dense, sparse, limit)
+        best = dense[0].score if dense else None
+        return Retrieval(collapse_duplicates(fused)[:top_k], best, dense, sparse)
 
 
 def collapse_duplicates(hits: list[Hit]) -> list[Hit]:
