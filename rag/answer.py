@@ -16,26 +16,14 @@ from rag.citations import Citation, best_quote, cite, is_refusal, strip_markers
 from rag.config import Settings
 from rag.embedding.ollama import approx_token_count
 from rag.errors import InputError, ServiceUnavailableError
+from rag.gate import gate_for
 from rag.generation.base import Generator, Message
 from rag.prompt import REFUSAL, build_prompt, condense_messages, source_label
 from rag.rerank import CrossEncoderReranker
 from rag.retrieval import Retriever
 from rag.types import Hit, SearchFilters
 
-# Cosine similarity below which the best passage is too weak to answer from; measured on the sample
-# questions for the quick-start embedder (answerable >= 0.49, unanswerable <= 0.43). `rag eval`
-# reports the separation for your own documents.
-_DEFAULT_MIN_RELEVANCE = {"all-minilm-l6-v2": 0.45}
-_FALLBACK_MIN_RELEVANCE = 0.5
 _EXTRACTIVE_PASSAGES = 3
-
-
-def min_relevance(settings: Settings, embedder_name: str) -> float:
-    """The gate's threshold: RAG_MIN_RELEVANCE if set, else the value measured for this embedder."""
-    if settings.min_relevance is not None:
-        return settings.min_relevance
-    model = embedder_name.split(":", 1)[-1].rsplit("/", 1)[-1].lower()
-    return _DEFAULT_MIN_RELEVANCE.get(model, _FALLBACK_MIN_RELEVANCE)
 
 
 @dataclass(slots=True)
@@ -91,7 +79,7 @@ class AnswerService:
         self._retriever = retriever
         self._generator = generator
         self._reranker = reranker
-        self._min_relevance = min_relevance(settings, embedder_name)
+        self._gate = gate_for(settings, embedder_name)
 
     def answer(
         self,
@@ -152,16 +140,12 @@ class AnswerService:
             hits = self._reranker.rerank(standalone, hits)
             clock.mark("rerank_ms", since)
 
-        weak = retrieval.best_similarity is not None and retrieval.best_similarity < self._min_relevance
-        if not hits or weak:
-            reason = (
-                "no passage matched the question"
-                if not hits
-                else f"the closest passage has similarity {retrieval.best_similarity:.2f}, below the "
-                f"confidence threshold {self._min_relevance:.2f} (RAG_MIN_RELEVANCE)"
-            )
+        verdict = self._gate.decide(standalone, hits, retrieval.best_similarity)
+        if verdict.refuse:
             yield self._final(
-                Answer(standalone, REFUSAL, refused=True, refusal_reason=reason, timings=clock.total())
+                Answer(
+                    standalone, REFUSAL, refused=True, refusal_reason=verdict.reason, timings=clock.total()
+                )
             )
             return
 

@@ -437,9 +437,29 @@ def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
     help="Only the questions of this split (dev: tune on it; test: the held-out final check).",
 )
 @click.option("--no-answers", is_flag=True, help="Retrieval metrics only, even when an LLM is configured.")
+@click.option(
+    "--embedding-cache",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep embeddings in this SQLite file across runs, so re-running after a retrieval or gate "
+    "change only embeds texts that changed.",
+)
+@click.option(
+    "--baseline",
+    is_flag=True,
+    help="Also score a naive pipeline (800-character windows, rank-bm25 + the same embedder, RRF) "
+    "in the same run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every metric.")
 def evaluate(
-    dataset: Path, docs: Path | None, limit: int | None, split: str | None, no_answers: bool, as_json: bool
+    dataset: Path,
+    docs: Path | None,
+    limit: int | None,
+    split: str | None,
+    no_answers: bool,
+    embedding_cache: Path | None,
+    baseline: bool,
+    as_json: bool,
 ) -> None:
     """Measure retrieval (dense, BM25, hybrid, hybrid+rerank) and answer quality on DATASET.
 
@@ -453,8 +473,26 @@ def evaluate(
 
     settings = load_settings()
     loaded = load_dataset(dataset, docs, split)
-    with _progress_bars() as progress:
-        result = run_evaluation(loaded, settings, with_answers=not no_answers, limit=limit, progress=progress)
+    embedder = None
+    if embedding_cache is not None:
+        from rag.embedding import make_embedder
+        from rag.evaluation.embedding_cache import CachedEmbedder
+
+        embedder = CachedEmbedder(make_embedder(settings), embedding_cache)
+    try:
+        with _progress_bars() as progress:
+            result = run_evaluation(
+                loaded,
+                settings,
+                embedder=embedder,
+                with_answers=not no_answers,
+                with_baseline=baseline,
+                limit=limit,
+                progress=progress,
+            )
+    finally:
+        if embedder is not None:
+            embedder.close()
     click.echo(json.dumps(result, indent=1) if as_json else render(result))
 
 

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.fusion import FusionMethod
+
 SearchMode = Literal["hybrid", "dense", "sparse"]
 
 
@@ -58,7 +60,27 @@ class Settings(BaseSettings):
     )
     search_mode: SearchMode = Field(
         default="hybrid",
-        description="Retrieval: `hybrid` (dense + BM25 fused with RRF), `dense` or `sparse` (BM25 only).",
+        description="Retrieval: `hybrid` (dense + BM25, fused as RAG_FUSION says), `dense` or `sparse` "
+        "(BM25 only).",
+    )
+    fusion: FusionMethod = Field(
+        default="dbsf",
+        description="How hybrid search fuses the dense and the BM25 ranking: `dbsf` (distribution-based "
+        "score fusion: each ranking's scores scaled by its mean +- 3 standard deviations, then added) or "
+        "`rrf` (reciprocal-rank fusion). Measured on the real-document dev set (tests/devsets/en).",
+    )
+    fusion_dense_weight: float = Field(
+        default=1.0, ge=0, le=10, description="Weight of the dense (meaning) ranking in the fusion."
+    )
+    fusion_sparse_weight: float = Field(
+        default=0.5, ge=0, le=10, description="Weight of the BM25 (keyword) ranking in the fusion."
+    )
+    rrf_k: int = Field(
+        default=60,
+        ge=1,
+        le=1000,
+        description="RRF's constant (with RAG_FUSION=rrf): small values keep each ranking's first places "
+        "on top, large ones favour passages that both rankings place fairly high.",
     )
     top_k: int = Field(default=5, ge=1, le=100, description="Hits returned by a search.")
     prefetch_k: int = Field(
@@ -116,8 +138,17 @@ class Settings(BaseSettings):
         ge=-1,
         le=1,
         description="Confidence gate: below this cosine similarity between the question and the best passage "
-        'the answer is "I can\'t find this in the documents" and the LLM is not called. Unset: a default '
-        "for the embedder (0.45 for all-MiniLM-L6-v2, 0.5 otherwise).",
+        'the answer is "I can\'t find this in the documents" and the LLM is not called, unless the '
+        "keyword check below lets it through. Unset: a default measured for the embedder on the "
+        "real-document dev set (0.45 for all-MiniLM-L6-v2, 0.5 otherwise).",
+    )
+    min_keyword_share: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Confidence gate, second chance: a question whose closest passage is below "
+        "RAG_MIN_RELEVANCE still goes to the LLM when one of the best three passages holds at least this "
+        "share of its keywords. Unset: 0.6.",
     )
     host: str = Field(default="127.0.0.1", description="`rag serve`: address to listen on.")
     port: int = Field(default=8000, ge=1, le=65535, description="`rag serve`: port to listen on.")

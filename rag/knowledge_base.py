@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from rag.config import Settings
 from rag.embedding import Embedder, make_embedder
+from rag.fusion import Fusion
 from rag.retrieval import Retriever
 from rag.store import VectorStore, open_store
 from rag.types import StoreSpec
@@ -53,7 +54,9 @@ class KnowledgeBase:
         return self._store
 
     def retriever(self) -> Retriever:
-        return Retriever(self.embedder, self.store, self.settings.prefetch_k)
+        s = self.settings
+        fusion = Fusion(s.fusion, s.rrf_k, s.fusion_dense_weight, s.fusion_sparse_weight)
+        return Retriever(self.embedder, self.store, s.prefetch_k, fusion)
 
     @property
     def generator(self) -> Generator | None:

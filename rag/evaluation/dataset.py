@@ -11,7 +11,8 @@ questions.jsonl (what `sample_docs/` ships), one question per line::
     {"id": "q01", "question": "...", "source": "employee_handbook.pdf", "answer": "10 weeks"}
     {"id": "q04", "question": "...", "unanswerable": true}
 
-``source`` (or a ``sources`` list) names files relative to the documents folder; ``answer`` is a short
+``source`` (or a ``sources`` list) names files relative to the documents folder (the folder of
+questions.jsonl, or its ``docs/`` subfolder when there is one); ``answer`` is a short
 reference answer for the correctness and evidence checks; unanswerable questions test refusals.
 Optional fields (the real-document dev sets under tests/devsets/ carry them): ``evidence``, a verbatim
 span of the source that holds the answer; ``type`` (paraphrase, keyword, pdf, table, multi-sentence,
@@ -86,7 +87,9 @@ def load_dataset(path: Path, documents: Path | None = None, split: str | None = 
         return _load_beir(path)
     questions = path / QUESTIONS_FILE if path.is_dir() else path
     if questions.is_file() and questions.suffix == ".jsonl":
-        docs = (documents or questions.parent).expanduser()
+        # The documents sit beside questions.jsonl (sample_docs/) or in a docs/ folder next to it (dev sets).
+        beside = questions.parent / "docs" if (questions.parent / "docs").is_dir() else questions.parent
+        docs = (documents or beside).expanduser()
         if not docs.is_dir():
             raise InputError(f"The documents folder {docs} does not exist (use --docs DIR).")
         queries = _load_questions(questions, docs)

@@ -24,31 +24,50 @@ def render(result: dict[str, Any]) -> str:
 
 
 def _retrieval_table(modes: dict[str, dict[str, Any]]) -> str:
-    header = f"{'mode':<15}" + "".join(f"{name:>11}" for name in RETRIEVAL_METRICS) + f"{'ms/query':>11}"
+    columns = [*RETRIEVAL_METRICS]
+    if any("passage@5" in scores for scores in modes.values()):
+        columns += ["passage@1", "passage@5", "passage_mrr@10"]
+    width = max(15, *(len(mode) + 1 for mode in modes))
+    header = f"{'mode':<{width}}" + "".join(f"{name:>15}" for name in columns) + f"{'ms/query':>10}"
     rows = [header, "-" * len(header)]
     for mode, scores in modes.items():
         if scores.get("available") is False:
-            rows.append(f"{mode:<15}  unavailable: {scores['reason']}")
+            rows.append(f"{mode:<{width}}  unavailable: {scores['reason']}")
             continue
         rows.append(
-            f"{mode:<15}"
-            + "".join(f"{scores[name]:>11.3f}" for name in RETRIEVAL_METRICS)
-            + f"{scores['ms_per_query']:>11.1f}"
+            f"{mode:<{width}}"
+            + "".join(f"{scores.get(name, float('nan')):>15.3f}" for name in columns)
+            + f"{scores['ms_per_query']:>10.1f}"
         )
-    return "\n".join(rows)
+    notes = [f"  hybrid fusion: {modes['hybrid']['fusion']}"] if "fusion" in modes.get("hybrid", {}) else []
+    if "description" in modes.get("naive baseline", {}):
+        notes.append(f"  naive baseline: {modes['naive baseline']['description']}")
+    return "\n".join(rows + notes)
 
 
 def _gate(gate: dict[str, Any]) -> str:
     if not gate.get("available", True):
         return f"Relevance gate: not calibrated ({gate['reason']})."
-    verdict = "separates them" if gate["separable"] else "cannot separate them fully"
-    return (
-        "Relevance gate: closest-passage similarity of answerable questions "
-        f">= {gate['answerable_min']:.3f}, "
-        f"unanswerable <= {gate['unanswerable_max']:.3f} ({verdict}). Current threshold "
-        f"{gate['current']:.3f} classifies {gate['current_accuracy']:.0%} right; suggested "
-        f"RAG_MIN_RELEVANCE={gate['suggested']:.3f} ({gate['suggested_accuracy']:.0%})."
-    )
+
+    def line(name: str, g: dict[str, Any]) -> str:
+        return (
+            f"  {name:<10} RAG_MIN_RELEVANCE={g['min_relevance']:.3f} "
+            f"RAG_MIN_KEYWORD_SHARE={g['min_keyword_share']:.2f}: "
+            f"refuses {g['false_refusal_rate']:.0%} of answerable and {g['unanswerable_refused']:.0%} of "
+            "unanswerable questions before the LLM"
+        )
+
+    rows = ["Relevance gate:", line("current", gate["current"])]
+    if gate["suggested"] is not None:
+        rows.append(line("suggested", gate["suggested"]))
+    for kind in ("answerable", "unanswerable"):
+        spread = gate[f"{kind}_similarity"]
+        if spread:
+            rows.append(
+                f"  closest-passage similarity, {kind}: min {spread['min']:.3f}, 5th percentile "
+                f"{spread['p05']:.3f}, median {spread['median']:.3f}, max {spread['max']:.3f}"
+            )
+    return "\n".join(rows)
 
 
 def _answers(answers: dict[str, Any]) -> str:

@@ -9,15 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rag.answer import min_relevance
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import ServiceUnavailableError
 from rag.evaluation.answers import AnswerJudge, evaluate_answers
+from rag.evaluation.baseline import NaiveBaseline, folder_documents
 from rag.evaluation.dataset import EvalDataset
 from rag.evaluation.gate import calibrate_gate
 from rag.evaluation.index import EvalIndex, Progress, build_index
 from rag.evaluation.retrieval_quality import evaluate_retrieval
+from rag.gate import gate_for
 from rag.rerank import CrossEncoderReranker
 
 # (stage name) -> a progress callback for that stage, or None for no progress display.
@@ -30,6 +31,7 @@ def run_evaluation(
     *,
     embedder: Embedder | None = None,
     with_answers: bool = True,
+    with_baseline: bool = False,
     limit: int | None = None,
     progress: StageProgress = lambda stage: None,
 ) -> dict[str, Any]:
@@ -37,9 +39,18 @@ def run_evaluation(
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as workdir:
         index = build_index(dataset, settings, Path(workdir), embedder, progress("Indexing"))
         try:
-            return _evaluate(dataset, index, queries, with_answers, progress)
+            baseline = _baseline(dataset, index, progress) if with_baseline else None
+            return _evaluate(dataset, index, queries, with_answers, progress, baseline)
         finally:
             index.kb.close()
+
+
+def _baseline(dataset: EvalDataset, index: EvalIndex, progress: StageProgress) -> NaiveBaseline:
+    if dataset.documents_dir is not None:
+        documents = folder_documents(dataset.documents_dir)
+    else:
+        documents = [(doc.key, f"{doc.title}\n{doc.text}") for doc in dataset.corpus()]
+    return NaiveBaseline(documents, index.kb.embedder, progress("Baseline"))
 
 
 def _evaluate(
@@ -48,14 +59,17 @@ def _evaluate(
     queries: list[Any],
     with_answers: bool,
     progress: StageProgress,
+    baseline: NaiveBaseline | None = None,
 ) -> dict[str, Any]:
     kb = index.kb
     settings = kb.settings
     reranker = CrossEncoderReranker(settings.reranker) if settings.reranker else None
     start = time.perf_counter()
-    retrieval = evaluate_retrieval(kb.retriever(), queries, index.key_of, reranker, progress("Retrieving"))
+    retrieval = evaluate_retrieval(
+        kb.retriever(), queries, index.key_of, reranker, progress("Retrieving"), baseline
+    )
     retrieval_seconds = time.perf_counter() - start
-    threshold = min_relevance(settings, kb.embedder.name)
+    gate = gate_for(settings, kb.embedder.name)
     result: dict[str, Any] = {
         "dataset": {
             "path": str(dataset.path),
@@ -69,7 +83,9 @@ def _evaluate(
         "embedder": kb.embedder.name,
         "index_failures": index.failed,
         "retrieval": retrieval.modes,
-        "relevance_gate": calibrate_gate(queries, retrieval.best_similarity, threshold),
+        "relevance_gate": calibrate_gate(
+            queries, retrieval.gate_signals, (gate.min_relevance, gate.min_keyword_share)
+        ),
         "timings_s": {"index": index.seconds, "retrieval": round(retrieval_seconds, 2)},
     }
     start = time.perf_counter()
