@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rag.embedding import Embedder
 from rag.errors import InputError
@@ -18,9 +19,6 @@ MAX_QUERY_CHARS = 4000
 class Retrieval:
     hits: list[Hit]
     best_similarity: float | None  # cosine of the closest passage by the dense vector; None in BM25 mode
-    # The two rankings a hybrid search fused (empty for the other modes): the gate and `rag eval` use them.
-    dense: list[Hit] = field(default_factory=list)
-    sparse: list[Hit] = field(default_factory=list)
 
 
 class Retriever:
@@ -66,12 +64,26 @@ class Retriever:
             hits = self._store.search(SearchRequest(query, vector, mode, limit=limit, filters=filters))
             best = hits[0].score if mode == "dense" and hits else None
             return Retrieval(collapse_duplicates(hits)[:top_k], best if measure_similarity else None)
-        depth = max(self._prefetch_k, limit)
-        dense = self._store.search(SearchRequest(query, vector, "dense", limit=depth, filters=filters))
-        sparse = self._store.search(SearchRequest(query, None, "sparse", limit=depth, filters=filters))
+        # Each ranking is RAG_PREFETCH_K deep whatever top_k is: score fusion (DBSF) normalises over the
+        # list it is given, so a deeper list would change the scores, not just add candidates.
+        dense, sparse = self.rankings(query, self._prefetch_k, filters, vector)
         fused = self.fusion.fuse(dense, sparse, limit)
         best = dense[0].score if dense else None
-        return Retrieval(collapse_duplicates(fused)[:top_k], best, dense, sparse)
+        return Retrieval(collapse_duplicates(fused)[:top_k], best)
+
+    def rankings(
+        self,
+        query: str,
+        depth: int,
+        filters: SearchFilters | None = None,
+        vector: Sequence[float] | None = None,
+    ) -> tuple[list[Hit], list[Hit]]:
+        """The dense and the BM25 ranking that hybrid search fuses, each ``depth`` deep."""
+        filters = filters or SearchFilters()
+        vector = vector if vector is not None else self._embedder.embed_query(query)
+        dense = self._store.search(SearchRequest(query, vector, "dense", limit=depth, filters=filters))
+        sparse = self._store.search(SearchRequest(query, None, "sparse", limit=depth, filters=filters))
+        return dense, sparse
 
 
 def collapse_duplicates(hits: list[Hit]) -> list[Hit]:

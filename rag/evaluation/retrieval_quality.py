@@ -67,6 +67,7 @@ class ModeResult:
     scores: list[dict[str, float]] = field(default_factory=list)
     passage_scores: list[dict[str, float]] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    passage_kinds: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def add(self, ranked: list[tuple[str, str]], query: EvalQuery) -> int | None:
@@ -86,6 +87,7 @@ class ModeResult:
                 ),
                 None,
             )
+            self.passage_kinds.append(query.kind)
             self.passage_scores.append(
                 {
                     "passage@1": float(rank is not None and rank <= 1),
@@ -105,6 +107,12 @@ class ModeResult:
                 by_kind[kind].append(scores)
         if by_kind:
             result["recall@5_by_type"] = {k: _mean(v)["recall@5"] for k, v in sorted(by_kind.items())}
+        by_kind = defaultdict(list)
+        for kind, scores in zip(self.passage_kinds, self.passage_scores, strict=True):
+            if kind:
+                by_kind[kind].append(scores)
+        if by_kind:
+            result["passage@5_by_type"] = {k: _mean(v)["passage@5"] for k, v in sorted(by_kind.items())}
         result["ms_per_query"] = round(1000 * self.seconds / n, 1) if n else 0.0
         return result
 
@@ -136,7 +144,6 @@ def evaluate_retrieval(
 
     for done, query in enumerate(queries, start=1):
         hits_by_mode: dict[str, list[Hit]] = {}
-        hybrid_lists: tuple[list[Hit], list[Hit]] = ([], [])
         for name, mode in MODES.items():
             if not query.relevant and name == "bm25":
                 continue  # unanswerable: only what the gate sees (dense similarity, hybrid keywords) matters
@@ -144,8 +151,6 @@ def evaluate_retrieval(
             retrieval = retriever.retrieve(query.text, top_k=CANDIDATE_CHUNKS, mode=mode)
             results[name].seconds += time.perf_counter() - start
             hits_by_mode[name] = retrieval.hits
-            if name == "hybrid":
-                hybrid_lists = (retrieval.dense, retrieval.sparse)
         similarity = hits_by_mode["dense"][0].score if hits_by_mode["dense"] else None
         signals[query.id] = GateSignals(
             similarity, keyword_share(query.text, hits_by_mode["hybrid"][:KEYWORD_PASSAGES])
@@ -157,7 +162,8 @@ def evaluate_retrieval(
         ranks: dict[str, int | None] = {}
         for name, hits in hits_by_mode.items():
             ranks[name] = results[name].add(passages(hits), query)
-        dense, sparse = hybrid_lists
+        # The variants re-fuse the same two rankings, fetched as deep as the deepest variant asks.
+        dense, sparse = retriever.rankings(query.text, max(depth for _, _, depth in variants))
         for name, fusion, depth in variants:
             start = time.perf_counter()
             fused = collapse_duplicates(fusion.fuse(dense[:depth], sparse[:depth], CANDIDATE_CHUNKS))
@@ -186,7 +192,7 @@ def evaluate_retrieval(
     modes["hybrid"]["fusion"] = retriever.fusion.label
     for name, fusion, depth in variants:
         summary = results[name].summary()
-        # A variant re-fuses the hybrid row's two rankings: its cost is that search plus the fusion.
+        # A variant re-fuses two rankings like the hybrid row's: its cost is that search plus the fusion.
         summary["ms_per_query"] = round(summary["ms_per_query"] + modes["hybrid"]["ms_per_query"], 1)
         modes[name] = {**summary, "fusion": fusion.label, "prefetch": depth}
     if reranker is None:
