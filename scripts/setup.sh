@@ -26,6 +26,22 @@ pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 echo "Installing private-rag [$extras] into .venv (first run: a few minutes)..." >&2
 # PyTorch first, pinned: any other torch requirement pulls several GB of CUDA packages.
 "${pip[@]}" "torch==2.13.0"
+if [[ "$extras" == *dev* ]]; then
+    # The test LLM's llama.cpp builds from source (no wheel on the registry). Built for the CPU at hand,
+    # its AVX-512 code crashed llama.cpp's server on its first answer (general protection fault in
+    # libggml-cpu) on an AVX-512 machine; the portable AVX2 build runs everywhere. Built once, kept
+    # outside the repo: pip's own cache would hand back a native build made by an earlier install.
+    llama="llama-cpp-python==0.3.36"
+    wheels="${XDG_CACHE_HOME:-$HOME/.cache}/private-rag/wheels/llama-cpp-python-0.3.36-portable"
+    if ! compgen -G "$wheels/llama_cpp_python-*.whl" >/dev/null; then
+        echo "Building llama.cpp for the test LLM (once, about 8 minutes on 2 cores)..." >&2
+        cmake_args=""
+        [[ "$(uname -m)" == x86_64 ]] && cmake_args="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF"
+        CMAKE_ARGS="$cmake_args" .venv/bin/python -m pip wheel --quiet --disable-pip-version-check --no-deps \
+            --no-cache-dir --no-binary llama-cpp-python -w "$wheels" "$llama"
+    fi
+    "${pip[@]}" "$(compgen -G "$wheels/llama_cpp_python-*.whl" | head -1)[server]"
+fi
 "${pip[@]}" -e ".[$extras]"
 # unstructured's PDF code imports these, but their own dependencies would drag in CUDA torch and
 # layout-model weights we never use (PDFs are parsed with the "fast" strategy).
