@@ -34,6 +34,7 @@ class Answer:
     refused: bool = False
     refusal_reason: str | None = None
     grounded: bool = False  # at least one valid citation
+    unsupported: list[str] = field(default_factory=list)  # cited sentences no shown passage supports
     extractive: bool = False  # passages shown without generated text
     model: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -207,6 +208,7 @@ class AnswerService:
                 cited.text,
                 citations=cited.citations,
                 grounded=bool(cited.citations),
+                unsupported=cited.unsupported,
                 model=self._generator.name,
                 timings=clock.total(),
             )

@@ -354,3 +354,33 @@ def test_empty_question_is_an_input_error(sample_kb: KnowledgeBase) -> None:
     with pytest.raises(InputError) as err:
         service(sample_kb, None).answer("   ")
     assert err.value.message == "The question is empty."
+
+
+def test_a_marker_on_a_passage_without_the_fact_is_moved_and_an_unsupported_claim_loses_its_marker(
+    sample_kb: KnowledgeBase, ollama_server: OllamaProtocolServer
+) -> None:
+    def respond(messages: list[dict[str, Any]]) -> str:
+        content = messages[-1]["content"]
+        right = number_of(content, "10 weeks")
+        wrong = next(n for n, text in prompt_sources(content).items() if "10 weeks" not in text)
+        return (
+            f"Employees get 10 weeks of paid family leave [{wrong}]. "
+            f"Parents also receive 99 vacation days [{right}]."
+        )
+
+    ollama_server.respond = respond
+    answer = service(sample_kb, generator_for(ollama_server.url)).answer(LEAVE_QUESTION)
+
+    (request,) = chats(ollama_server)
+    right = number_of(request["messages"][-1]["content"], "10 weeks")
+    assert answer.answer == (
+        f"Employees get 10 weeks of paid family leave [{right}]. Parents also receive 99 vacation days."
+    )
+    (citation,) = answer.citations
+    assert (citation.n, citation.origin, citation.supported, citation.page) == (right, "moved", True, 3)
+    assert citation.quote == LEAVE_SENTENCE
+    assert answer.unsupported == ["Parents also receive 99 vacation days."]
+    assert answer.grounded is True
+    data = answer.to_json()
+    assert data["unsupported"] == ["Parents also receive 99 vacation days."]
+    assert (data["citations"][0]["origin"], data["citations"][0]["supported"]) == ("moved", True)
