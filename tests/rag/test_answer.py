@@ -84,7 +84,7 @@ def test_answer_cites_the_handbook_page_that_states_the_fact(
     answer = service(sample_kb, generator_for(ollama_server.url)).answer(LEAVE_QUESTION)
 
     (request,) = chats(ollama_server)
-    n = number_of(request["messages"][1]["content"], "10 weeks")
+    n = number_of(request["messages"][-1]["content"], "10 weeks")
     assert answer.answer == f"Employees get 10 weeks of paid family leave [{n}]."
     assert answer.question == LEAVE_QUESTION
     assert (answer.refused, answer.refusal_reason, answer.grounded, answer.extractive) == (
@@ -106,9 +106,9 @@ def test_answer_cites_the_handbook_page_that_states_the_fact(
     # The request the model got: system rules, numbered sources, the question; streamed, full window.
     assert request["stream"] is True
     assert request["options"] == {"num_ctx": 8192, "temperature": 0.1, "num_predict": 512}
-    assert request["messages"][0]["role"] == "system"
-    assert request["messages"][1]["content"].endswith(f"Question: {LEAVE_QUESTION}\n{ANSWER_CUE}")
-    assert len(prompt_sources(request["messages"][1]["content"])) == sample_kb.settings.answer_candidates
+    assert [m["role"] for m in request["messages"]] == ["system", "user", "assistant", "user"]
+    assert request["messages"][-1]["content"].endswith(f"Question: {LEAVE_QUESTION}\n{ANSWER_CUE}")
+    assert len(prompt_sources(request["messages"][-1]["content"])) == sample_kb.settings.answer_candidates
     assert answer.to_json()["citations"][0]["page"] == 3
 
 
@@ -169,7 +169,7 @@ def test_answer_with_only_an_invalid_marker_is_not_grounded(
     ollama_server.respond = lambda messages: "Employees get 99 weeks of paid family leave [9]."
     answer = service(sample_kb, generator_for(ollama_server.url), answer_candidates=3).answer(LEAVE_QUESTION)
     (request,) = chats(ollama_server)
-    assert sorted(prompt_sources(request["messages"][1]["content"])) == [1, 2, 3]
+    assert sorted(prompt_sources(request["messages"][-1]["content"])) == [1, 2, 3]
     assert answer.answer == "Employees get 99 weeks of paid family leave."
     assert (answer.citations, answer.grounded, answer.refused) == ([], False, False)
 
@@ -289,8 +289,8 @@ def test_history_is_condensed_into_a_standalone_question_for_retrieval(
     assert condense_user.endswith(f"Last user question: {follow_up}")
 
     assert answer.question == standalone
-    assert final["messages"][1]["content"].endswith(f"Question: {standalone}\n{ANSWER_CUE}")
-    n = number_of(final["messages"][1]["content"], "12 months")
+    assert final["messages"][-1]["content"].endswith(f"Question: {standalone}\n{ANSWER_CUE}")
+    n = number_of(final["messages"][-1]["content"], "12 months")
     assert answer.answer == f"It must be used within 12 months of the birth or adoption [{n}]."
     (citation,) = answer.citations
     assert (Path(citation.source).name, citation.page) == ("employee_handbook.pdf", 3)
@@ -341,7 +341,7 @@ def test_reranker_reorders_the_passages_shown_to_the_model(
     answer = service(sample_kb, generator_for(ollama_server.url), reranker).answer(LEAVE_QUESTION)
 
     (request,) = chats(ollama_server)
-    shown = prompt_sources(request["messages"][1]["content"])
+    shown = prompt_sources(request["messages"][-1]["content"])
     assert list(shown.values()) == [h.chunk.text.strip() for h in reranked]
     assert "rerank_ms" in answer.timings
     (citation,) = answer.citations

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
+from conftest import SAMPLE_DOCS
+
 from rag.generation.base import Message
 from rag.prompt import (
     ANSWER_CUE,
     CONDENSE_PROMPT,
+    EXAMPLE_ANSWER,
+    EXAMPLE_QUESTION,
+    EXAMPLE_SOURCES,
     REFUSAL,
     SYSTEM_PROMPT,
     build_prompt,
@@ -17,6 +24,16 @@ from rag.types import Chunk, Hit
 QUESTION = "How long is family leave?"
 QUESTION_BLOCK = f"\n\nQuestion: {QUESTION}\n{ANSWER_CUE}"
 ANSWER_TOKENS = 100
+EXAMPLE_USER = (
+    "Sources:\n\n"
+    "[1] zorb_moons.txt\nThe planet Zorb has two moons, Ippa and Ollo.\n\n"
+    "[2] zorb_orbits.txt\nOllo circles Zorb once every 42 hours."
+    f"\n\nQuestion: How long does Ollo take to circle Zorb?\n{ANSWER_CUE}"
+)
+# Everything but the passages: the rules, the example exchange, the question, the answer's room.
+FIXED = ANSWER_TOKENS + sum(
+    len(t.split()) for t in (SYSTEM_PROMPT, EXAMPLE_USER, EXAMPLE_ANSWER, QUESTION_BLOCK)
+)
 
 
 def words(text: str) -> int:
@@ -60,9 +77,11 @@ def test_sources_are_numbered_in_the_given_order_with_their_labels() -> None:
         QUESTION, hits, context_tokens=8192, answer_tokens=ANSWER_TOKENS, count_tokens=words
     )
     assert prompt.sources == hits
-    assert [m.role for m in prompt.messages] == ["system", "user"]
+    assert [m.role for m in prompt.messages] == ["system", "user", "assistant", "user"]
     assert prompt.messages[0].content == SYSTEM_PROMPT
-    assert prompt.messages[1].content == (
+    assert prompt.messages[1].content == EXAMPLE_USER
+    assert prompt.messages[2].content == EXAMPLE_ANSWER == "Ollo circles Zorb once every 42 hours [2]."
+    assert prompt.messages[3].content == (
         "Sources:\n\n"
         "[1] handbook.pdf, page 3, section: Family leave\nParents get 10 weeks of family leave.\n\n"
         "[2] notes.md\nFamily leave is paid in full.\n\n"
@@ -85,10 +104,9 @@ def test_small_window_skips_a_passage_that_does_not_fit_and_keeps_a_later_short_
     too_long = make_hit("b", " ".join(f"beta{i}" for i in range(200)), source="b.md")
     later = make_hit("c", ten_words("gamma"), source="c.md")
     last = make_hit("d", ten_words("delta"), source="d.md")
-    fixed = ANSWER_TOKENS + words(SYSTEM_PROMPT) + words(QUESTION_BLOCK)
-    # The prompt also reserves 3 x 16 tokens for the chat template; 30 tokens are left for passages:
-    # room for two short ones (28), not three (42), and never the long one.
-    context = fixed + 48 + 30
+    # The prompt also reserves 5 x 16 tokens for the chat template (4 messages and the reply); 30 tokens
+    # are left for passages: room for two short ones (28), not three (42), and never the long one.
+    context = FIXED + 80 + 30
     prompt = build_prompt(
         QUESTION,
         [first, too_long, later, last],
@@ -97,7 +115,7 @@ def test_small_window_skips_a_passage_that_does_not_fit_and_keeps_a_later_short_
         count_tokens=words,
     )
     assert prompt.sources == [first, later]
-    user = prompt.messages[1].content
+    user = prompt.messages[-1].content
     assert "[1] a.md\nalpha0" in user
     assert "[2] c.md\ngamma0" in user
     assert "beta0" not in user and "delta0" not in user and "[3]" not in user
@@ -105,12 +123,11 @@ def test_small_window_skips_a_passage_that_does_not_fit_and_keeps_a_later_short_
 
 def test_window_with_room_for_nothing_gives_no_sources() -> None:
     hit = make_hit("a", ten_words("alpha"), source="a.md")
-    fixed = ANSWER_TOKENS + words(SYSTEM_PROMPT) + words(QUESTION_BLOCK)
     prompt = build_prompt(
-        QUESTION, [hit], context_tokens=fixed, answer_tokens=ANSWER_TOKENS, count_tokens=words
+        QUESTION, [hit], context_tokens=FIXED + 80, answer_tokens=ANSWER_TOKENS, count_tokens=words
     )
     assert prompt.sources == []
-    assert prompt.messages[1].content == "Sources:\n\n" + QUESTION_BLOCK
+    assert prompt.messages[-1].content == "Sources:\n\n" + QUESTION_BLOCK
 
 
 def test_system_prompt_has_the_refusal_and_the_injection_rule() -> None:
@@ -120,6 +137,18 @@ def test_system_prompt_has_the_refusal_and_the_injection_rule() -> None:
         SYSTEM_PROMPT
     )
     assert "[1] or [2][3]" in SYSTEM_PROMPT
+
+
+def test_the_example_is_an_invented_world_and_cites_its_second_source() -> None:
+    # It must not read as an answer to anything a company document holds: none of its words or numbers
+    # is in a sample question or reference answer, and it teaches that the fact is not always in [1].
+    example_words = set(re.findall(r"\w+", " ".join(text for _, text in EXAMPLE_SOURCES).lower()))
+    sample_words = set(re.findall(r"\w+", (SAMPLE_DOCS / "questions.jsonl").read_text().lower()))
+    invented = {"zorb", "ippa", "ollo", "42"}
+    assert invented <= example_words and not invented & sample_words
+    assert EXAMPLE_QUESTION == "How long does Ollo take to circle Zorb?"
+    assert EXAMPLE_ANSWER.endswith("[2].") and "42 hours" in EXAMPLE_SOURCES[1][1]
+    assert "Zorb" not in SYSTEM_PROMPT and "25 days" not in SYSTEM_PROMPT
 
 
 def test_condense_messages_keep_the_last_turns_and_the_question() -> None:
