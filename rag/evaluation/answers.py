@@ -4,6 +4,11 @@
 - Citation precision: of all citations on answered questions, the share whose cited chunk holds the
   evidence: it comes from a relevant document and, when the dataset gives a reference answer, its text
   contains that answer. A citation to the right file but the wrong passage does not count.
+- Support precision: the same share, judged by the question's ``evidence`` span where the dataset has
+  one (the chunk holds the span, or most of it when chunking split it across two chunks; whitespace,
+  case and punctuation normalised), else by the reference answer as above.
+- Outcomes per question type: answerable questions are answered with a supporting citation, answered
+  without one, or refused; unanswerable ones are refused or answered.
 - Quotes: every citation's quote must be copied verbatim from the chunk it cites.
 - Answer correctness: the reference answer appears in the answer (numbers compared exactly, thousands
   separators ignored); for references without digits, a sentence of the answer that means the same
@@ -23,6 +28,7 @@ from rag.answer import Answer, AnswerService
 from rag.citations import strip_markers
 from rag.embedding import Embedder
 from rag.evaluation.dataset import EvalQuery
+from rag.evaluation.evidence import holds_evidence
 from rag.evaluation.index import Progress
 from rag.types import Chunk
 
@@ -60,6 +66,15 @@ class AnswerJudge:
         if query.reference is None:
             return relevant, relevant
         return relevant, relevant and contains_reference(chunk.text, query.reference)
+
+    def citation_supports(self, chunk: Chunk | None, query: EvalQuery) -> bool:
+        """The cited chunk is from a relevant document and holds the question's evidence span (or most
+        of it), or, where the dataset gives no evidence, what ``citation_holds_evidence`` asks."""
+        if chunk is None or self.key_of(chunk) not in query.relevant:
+            return False
+        if query.evidence is not None:
+            return holds_evidence(chunk.text, query.evidence)
+        return self.citation_holds_evidence(chunk, query)[1]
 
     def correctness(self, answer: str, reference: str) -> str | None:
         """'string' or 'semantic' for how the answer matched the reference, None when it did not."""
@@ -100,8 +115,10 @@ def _judge_one(query: EvalQuery, answer: Answer, judge: AnswerJudge) -> dict[str
                 "document": judge.key_of(chunk) if chunk else citation.source,
                 "page": citation.page,
                 "origin": citation.origin,
+                "supported": citation.supported,  # the pipeline's own check
                 "relevant_document": relevant,
                 "holds_evidence": evidence,
+                "supports_answer": judge.citation_supports(chunk, query),  # the judge's
                 "quote_verbatim": chunk is not None and bool(citation.quote) and citation.quote in chunk.text,
             }
         )
@@ -110,6 +127,7 @@ def _judge_one(query: EvalQuery, answer: Answer, judge: AnswerJudge) -> dict[str
         match = judge.correctness(answer.answer, query.reference)
     return {
         "id": query.id,
+        "kind": query.kind or ("unanswerable" if query.unanswerable else "answerable"),
         "unanswerable": query.unanswerable,
         "refused": answer.refused,
         "grounded": answer.grounded,
@@ -118,6 +136,7 @@ def _judge_one(query: EvalQuery, answer: Answer, judge: AnswerJudge) -> dict[str
         "answer": answer.answer,
         "reference": query.reference,
         "citations": citations,
+        "unsupported": list(answer.unsupported),
         "timings": answer.timings,
     }
 
@@ -134,6 +153,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "refusal_accuracy": _ratio(sum(r["refused"] for r in unanswerable), len(unanswerable)),
         "false_refusal_rate": _ratio(sum(r["refused"] for r in answerable), len(answerable)),
         "citation_precision": _ratio(sum(c["holds_evidence"] for c in citations), len(citations)),
+        "support_precision": _ratio(sum(c["supports_answer"] for c in citations), len(citations)),
         "citation_document_precision": _ratio(sum(c["relevant_document"] for c in citations), len(citations)),
         "cited_relevant_document_rate": _ratio(
             sum(any(c["relevant_document"] for c in r["citations"]) for r in answered), len(answerable)
@@ -145,8 +165,40 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "quotes_verbatim": _ratio(sum(c["quote_verbatim"] for c in citations), len(citations)),
         "grounded_rate": _ratio(sum(r["grounded"] for r in answered), len(answered)),
         "citations": len(citations),
+        "citations_moved": sum(c["origin"] == "moved" for c in citations),
+        "unsupported_sentences": sum(len(r["unsupported"]) for r in answered),
         "median_first_token_ms": sorted(first_token)[len(first_token) // 2] if first_token else None,
+        "outcomes": outcomes(rows),
     }
+
+
+def outcome(row: dict[str, Any]) -> str:
+    """Where one question lands in the confusion matrix."""
+    if row["unanswerable"]:
+        return "refused" if row["refused"] else "answered"
+    if row["refused"]:
+        return "refused"
+    supported = any(c["supports_answer"] for c in row["citations"])
+    return "answered_supported" if supported else "answered_unsupported"
+
+
+def outcomes(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Confusion matrix per question type: answerable types count answered with a supporting citation,
+    answered without one, and refused; unanswerable ones count refused and answered."""
+    matrix: dict[str, dict[str, int]] = {}
+    for row in rows:
+        kind = row["kind"]
+        if row["unanswerable"] and kind != "unanswerable":
+            kind = f"{kind} (unanswerable)"
+        cells = (
+            ("refused", "answered")
+            if row["unanswerable"]
+            else ("answered_supported", "answered_unsupported", "refused")
+        )
+        counts = matrix.setdefault(kind, {"questions": 0} | dict.fromkeys(cells, 0))
+        counts["questions"] += 1
+        counts[outcome(row)] += 1
+    return dict(sorted(matrix.items(), key=lambda item: (item[0] == "unanswerable", item[0])))
 
 
 def _ratio(part: int, whole: int) -> float | None:

@@ -78,6 +78,7 @@ def _answers(answers: dict[str, Any]) -> str:
         "refusal_accuracy": "unanswerable questions refused",
         "false_refusal_rate": "answerable questions refused",
         "citation_precision": "citation precision (cited chunk holds the evidence)",
+        "support_precision": "support precision (cited chunk holds the evidence span)",
         "citation_document_precision": "citations to a relevant document",
         "cited_relevant_document_rate": "answers citing a relevant document",
         "answer_correctness": "answer correctness (string or semantic match)",
@@ -86,4 +87,29 @@ def _answers(answers: dict[str, Any]) -> str:
     for key, label in labels.items():
         value = answers.get(key)
         rows.append(f"  {label:<55} {'n/a' if value is None else format(value, '.0%'):>6}")
+    if answers.get("outcomes"):
+        rows += ["", _outcomes(answers["outcomes"])]
+    return "\n".join(rows)
+
+
+_OUTCOME_COLUMNS = {
+    "answered_supported": "supported",
+    "answered_unsupported": "unsupported",
+    "refused": "refused",
+    "answered": "answered",
+}
+
+
+def _outcomes(matrix: dict[str, dict[str, int]]) -> str:
+    """The confusion matrix per question type; "-" where a cell does not apply to the type."""
+    width = max(16, *(len(kind) + 2 for kind in matrix))
+    rows = [
+        "  Outcomes per question type (answerable: answered with a supporting citation, answered",
+        "  without one, refused; unanswerable: refused, answered):",
+        f"  {'type':<{width}}{'questions':>10}"
+        + "".join(f"{label:>12}" for label in _OUTCOME_COLUMNS.values()),
+    ]
+    for kind, counts in matrix.items():
+        cells = "".join(f"{counts.get(key, '-'):>12}" for key in _OUTCOME_COLUMNS)
+        rows.append(f"  {kind:<{width}}{counts['questions']:>10}{cells}")
     return "\n".join(rows)
