@@ -36,7 +36,7 @@ FILE_TYPES: dict[str, str] = {
     ".eml": "eml",
 }
 # Bump when parsing or chunking changes what a file turns into: every file is then re-ingested once.
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 _OOXML = {"docx": "Word", "pptx": "PowerPoint", "xlsx": "Excel"}
 _TEXT_TYPES = {"csv", "tsv", "html", "md", "txt", "eml"}
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
@@ -185,7 +185,16 @@ def _blocks_for(path: Path, file_type: str, elements: Sequence[Any]) -> list[Blo
         return _slide_blocks(items)
     if file_type == "pdf":
         items = _drop_page_boilerplate(items)
+    running: list[Block] = []
+    if file_type == "docx":
+        running = [Block(t, (_RUNNING[k],)) for k, t, _ in items if k in _RUNNING]
+        items = [item for item in items if item[0] not in _RUNNING]
     blocks = _heading_blocks(items, trust_depth=file_type in {"md", "html", "docx"})
+    if running:
+        # A Word page header is stated once, in the file's header part, and often names the document
+        # and its classification: worth finding, but not part of the first heading's text.
+        blocks = [b for b in running if b.section == ("Page header",)] + blocks
+        blocks += [b for b in running if b.section == ("Page footer",)]
     if file_type == "eml":
         header = _email_header(path)
         blocks = [header, *(Block(b.text, header.section + b.section, b.page, b.kind) for b in blocks)]
@@ -196,6 +205,8 @@ def _blocks_for(path: Path, file_type: str, elements: Sequence[Any]) -> list[Blo
 # heading at the top of a page is real content. Repeated running lines are dropped by
 # _drop_page_boilerplate instead.
 _NOT_CONTENT = {"PageBreak", "PageNumber"}
+# In a Word file, by contrast, headers and footers come from their own parts of the package: certain.
+_RUNNING = {"Header": "Page header", "Footer": "Page footer"}
 _Item = tuple[str, str, Any]  # element kind, stripped text, unstructured metadata
 _NUMBERED = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+\S")
 

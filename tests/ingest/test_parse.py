@@ -221,6 +221,22 @@ def test_docx_heading_styles_become_the_section_path(tmp_path: Path) -> None:
     ]
 
 
+def test_docx_page_header_and_footer_are_kept_under_their_own_section(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = "Acme - Leave Policy - Classification: Internal"
+    document.sections[0].footer.paragraphs[0].text = "Acme B.V. - HR-POL-7"
+    document.add_heading("Leave policy", level=1)
+    document.add_paragraph("Employees get 25 days of annual leave.")
+    path = tmp_path / "leave.docx"
+    document.save(str(path))
+
+    assert parse_file(path).blocks == [
+        Block("Acme - Leave Policy - Classification: Internal", ("Page header",), None),
+        Block("Employees get 25 days of annual leave.", ("Leave policy",), None),
+        Block("Acme B.V. - HR-POL-7", ("Page footer",), None),
+    ]
+
+
 def test_docx_table_with_a_merged_header_cell_keeps_values_under_their_headers(tmp_path: Path) -> None:
     document = docx.Document()
     table = document.add_table(rows=3, cols=3)
