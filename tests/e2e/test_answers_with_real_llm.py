@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from rag.evaluation.answers import AnswerJudge, evaluate_answers
 from rag.evaluation.dataset import load_dataset
 from rag.generation.openai_compat import OpenAICompatibleGenerator
 from rag.knowledge_base import KnowledgeBase
+from rag.prompt import EXAMPLE_SOURCES
 from rag.types import Chunk
 
 REPORT = Path(__file__).resolve().parent.parent.parent / "build" / "answer-report.json"
@@ -74,6 +76,11 @@ def test_sample_questions_are_answered_with_citations_or_refused(
     print("\nanswer metrics:", json.dumps(summary, indent=1))
 
     assert loopback_only == []
+    # The prompt's one-shot example is about an invented world: no answer may repeat it.
+    invented = set(re.findall(r"\b[A-Z][a-z]+\b", " ".join(t for _, t in EXAMPLE_SOURCES))) - {"The"}
+    assert invented == {"Zorb", "Ippa", "Ollo"}
+    leaks = [r["id"] for r in report["per_question"] if invented & set(re.findall(r"\w+", r["answer"]))]
+    assert leaks == []
     assert report["quotes_verbatim"] == 1.0  # every quote is copied from the passage it cites
     # The gate refuses up front only what is clearly off-topic (4 of the 5 sample questions); near-misses
     # go to the model, which must refuse them itself. The bar for the small model: >= 0.80.
