@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.presentation import document_json, hit_json
 from rag.answer import Answer
 from rag.citations import Citation
-from rag.types import Hit, SearchFilters
+from rag.types import DocumentRecord, Hit, SearchFilters
 
 
 class Filters(BaseModel):
@@ -101,11 +102,7 @@ class HitOut(BaseModel):
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
-        c = hit.chunk
-        return cls(
-            text=c.text, source=c.source, page=c.page, section=c.section, score=hit.score,
-            doc_id=c.doc_id, chunk_id=c.chunk_id,
-        )  # fmt: skip
+        return cls(**hit_json(hit))
 
 
 class SearchResponse(BaseModel):
@@ -121,6 +118,10 @@ class DocumentOut(BaseModel):
     ingested_at: str
     file_type: str
     title: str
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> DocumentOut:
+        return cls(**document_json(record), title=record.title)
 
 
 class FailedFileOut(BaseModel):

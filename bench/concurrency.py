@@ -246,7 +246,7 @@ def ingest(docs: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     progress(f"ingesting {docs}")
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", "--json", str(docs)],
+        [sys.executable, "-m", "api.cli", "ingest", "--json", str(docs)],
         env=env, cwd=cwd, capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
@@ -278,7 +278,7 @@ def rag_serve(env: dict[str, str], cwd: Path, ready_timeout_s: float = 300.0) ->
     started = time.perf_counter()
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "rag.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:

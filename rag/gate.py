@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from rag import sparse
 from rag.config import Settings
+from rag.labels import file_name, place
 from rag.types import Hit
 
 # How many of the best passages the keyword check looks into.
@@ -66,9 +66,7 @@ class RelevanceGate:
         return GateDecision(True, similarity, share, self._reason(hits[0], similarity, share))
 
     def _reason(self, closest: Hit, similarity: float | None, share: float) -> str:
-        where = Path(closest.chunk.source).name + (
-            f", page {closest.chunk.page}" if closest.chunk.page else ""
-        )
+        where = place(file_name(closest.chunk.source), closest.chunk.page or None)
         measured = (
             f"similarity {_shown(similarity, self.min_relevance)} (RAG_MIN_RELEVANCE is "
             f"{_shown(self.min_relevance, similarity)})"

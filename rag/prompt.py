@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from rag.generation.base import Message
+from rag.labels import file_name, place
 from rag.types import Hit
 
 REFUSAL = "I can't find this in the documents."
@@ -48,12 +48,7 @@ class Prompt:
 
 def source_label(hit: Hit) -> str:
     chunk = hit.chunk
-    parts = [Path(chunk.source).name]
-    if chunk.page is not None:
-        parts.append(f"page {chunk.page}")
-    if chunk.section:
-        parts.append(f"section: {chunk.section}")
-    return ", ".join(parts)
+    return place(file_name(chunk.source), chunk.page, chunk.section, section_prefix="section: ")
 
 
 def build_prompt(

@@ -50,7 +50,7 @@ def test_curl_examples_work_as_written_against_rag_serve(tmp_path: Path) -> None
         "RAG_PORT": str(port),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 90

@@ -13,22 +13,9 @@ from api.schemas import DeleteResponse, DocumentList, DocumentOut, FailedFileOut
 from ingest.parse import FILE_TYPES, file_type_of, parse_file
 from ingest.service import Outcome
 from rag.errors import InputError, NotFoundError, PayloadTooLargeError, UnsupportedFileError
-from rag.types import DocumentRecord
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 _UNSAFE = re.compile(r"[^\w.\- ()]+")
-
-
-def document_out(record: DocumentRecord) -> DocumentOut:
-    return DocumentOut(
-        doc_id=record.doc_id,
-        source=record.source,
-        hash=record.sha256,
-        chunks=record.chunks,
-        ingested_at=record.ingested_at,
-        file_type=record.file_type,
-        title=record.title,
-    )
 
 
 @router.get("/documents", response_model=DocumentList, summary="List documents (or failed files)")
@@ -45,7 +32,7 @@ def list_documents(
         return DocumentList(failed=failed, total=len(failures), offset=offset, limit=limit)
     records = svc.ledger.documents(offset=offset, limit=limit)
     return DocumentList(
-        documents=[document_out(r) for r in records], total=svc.ledger.count(), offset=offset, limit=limit
+        documents=[DocumentOut.of(r) for r in records], total=svc.ledger.count(), offset=offset, limit=limit
     )
 
 
@@ -54,7 +41,7 @@ def get_document(doc_id: str, svc: ServicesDep) -> DocumentOut:
     record = svc.ledger.get(doc_id)
     if record is None:
         raise NotFoundError(f"No document with id {doc_id!r}: GET /v1/documents lists them.")
-    return document_out(record)
+    return DocumentOut.of(record)
 
 
 @router.delete("/documents/{doc_id}", response_model=DeleteResponse, summary="Remove a document")
@@ -114,7 +101,7 @@ def upload_document(
     assert record is not None
     if outcome == Outcome.UNCHANGED:
         response.status_code = 200
-    return UploadResponse(outcome=outcome.value, document=document_out(record))  # type: ignore[arg-type]
+    return UploadResponse(outcome=outcome.value, document=DocumentOut.of(record))  # type: ignore[arg-type]
 
 
 def safe_file_name(raw: str) -> str:

@@ -9,7 +9,6 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -22,6 +21,7 @@ from api.schemas import CitationOut
 from rag.answer import Answer
 from rag.errors import InputError, RagError
 from rag.generation import Message
+from rag.labels import file_name, place
 
 _STREAM_DOC = "With stream=true: chat.completion.chunk events, then [DONE]."
 
@@ -158,11 +158,7 @@ def sources_section(answer: Answer) -> str:
         return ""
     lines = ["", "", "Sources:"]
     for c in answer.citations:
-        where = ", ".join(
-            [Path(c.source).name]
-            + ([f"page {c.page}"] if c.page is not None else [])
-            + ([c.section] if c.section else [])
-        )
+        where = place(file_name(c.source), c.page, c.section)
         lines.append(f'[{c.n}] {where}: "{" ".join(c.quote.split())}"')
     return "\n".join(lines)
 

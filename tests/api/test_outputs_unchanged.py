@@ -20,7 +20,7 @@ from conftest import SAMPLE_DOCS
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from rag.cli import cli
+from api.cli import cli
 from rag.config import Settings
 from rag.embedding.local import SentenceTransformerEmbedder
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from rag.cli import cli
+from api.cli import cli
 
 DEVSET = Path(__file__).resolve().parent / "en"
 

@@ -644,7 +644,7 @@ def test_kill_9_while_embedding_a_large_file_then_restart_converges(
         HF_HUB_OFFLINE="1",
         PYTHONUNBUFFERED="1",
     )
-    command = [sys.executable, "-m", "rag.cli", "watch", str(root)]
+    command = [sys.executable, "-m", "api.cli", "watch", str(root)]
     small = {"small1.md": document(0, "md"), "small2.txt": document(1, "txt")}
     large = root / "handbook.txt"
 

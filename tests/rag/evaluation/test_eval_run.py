@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 from support.ollama_server import JSONDict, OllamaProtocolServer
 
-from rag.cli import cli
+from api.cli import cli
 
 SAMPLE_DOCS = Path(__file__).resolve().parents[3] / "sample_docs"
 MODES = ["dense", "bm25", "hybrid", "hybrid+rerank"]

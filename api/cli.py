@@ -1,4 +1,5 @@
-"""The `rag` command line. Thin: every command builds Settings once and calls the services."""
+"""The `rag` command line, a face like the HTTP API: every command builds Settings once and calls the
+services; what it prints comes from api.presentation."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from typing import Any, TextIO
 
 import click
 
+from api.presentation import display_source, document_json, hit_json
 from rag.config import load_settings
 from rag.errors import ConfigError, InputError, RagError
 from rag.knowledge_base import KnowledgeBase
+from rag.labels import place
 from rag.types import Hit, SearchFilters
 
 log = logging.getLogger("rag")
@@ -83,13 +86,6 @@ def _ingest_service(ctx: click.Context, kb: KnowledgeBase) -> Any:
     ledger = _ledger(kb)
     ctx.call_on_close(ledger.close)
     return IngestService(kb, ledger)
-
-
-def display_source(source: str) -> str:
-    try:
-        return str(Path(source).relative_to(Path.cwd()))
-    except ValueError:
-        return source
 
 
 @contextmanager
@@ -161,19 +157,6 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], remove_missing: bool, as
 # -- search ----------------------------------------------------------------------------------------
 
 
-def hit_json(hit: Hit) -> dict[str, Any]:
-    chunk = hit.chunk
-    return {
-        "text": chunk.text,
-        "source": chunk.source,
-        "page": chunk.page,
-        "section": chunk.section,
-        "score": round(hit.score, 6),
-        "doc_id": chunk.doc_id,
-        "chunk_id": chunk.chunk_id,
-    }
-
-
 def _read_queries(handle: TextIO) -> Iterator[tuple[Any, str]]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
@@ -241,13 +224,7 @@ def _source_filter(value: str) -> str:
 
 
 def _where(hit: Hit) -> str:
-    chunk = hit.chunk
-    parts = [display_source(chunk.source)]
-    if chunk.page is not None:
-        parts.append(f"p. {chunk.page}")
-    if chunk.section:
-        parts.append(chunk.section)
-    return " | ".join(parts)
+    return place(display_source(hit.chunk.source), hit.chunk.page, hit.chunk.section)
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -283,11 +260,7 @@ def _print_sources(answer: Any) -> None:
     if answer.citations:
         click.echo("\nSources:")
     for c in answer.citations:
-        where = ", ".join(
-            [display_source(c.source)]
-            + ([f"page {c.page}"] if c.page is not None else [])
-            + ([c.section] if c.section else [])
-        )
+        where = place(display_source(c.source), c.page, c.section)
         click.echo(f'  [{c.n}] {where}\n      "{" ".join(c.quote.split())}"')
     if not answer.grounded:
         click.echo("\nwarning: this answer cites no source; check it against the documents.", err=True)
@@ -367,23 +340,7 @@ def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
         return
     records = ledger.documents()
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "documents": [
-                        {
-                            "doc_id": r.doc_id,
-                            "source": r.source,
-                            "hash": r.sha256,
-                            "chunks": r.chunks,
-                            "ingested_at": r.ingested_at,
-                            "file_type": r.file_type,
-                        }
-                        for r in records
-                    ]
-                }
-            )
-        )
+        click.echo(json.dumps({"documents": [document_json(r) for r in records]}))
         return
     if not records:
         click.echo("No documents yet: `rag ingest PATH` adds some.")

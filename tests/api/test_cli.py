@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 from support.documents import write_pdf
 
-from rag.cli import cli
+from api.cli import cli
 
 
 def run(*args: str) -> Result:
