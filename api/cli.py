@@ -424,6 +424,7 @@ def evaluate(
     with a questions.jsonl, like sample_docs/. It is indexed in a temporary folder: your knowledge
     base is not touched.
     """
+    from ingest.evaluation import baseline_documents, eval_index
     from rag.evaluation.dataset import load_dataset
     from rag.evaluation.report import render
     from rag.evaluation.run import run_evaluation
@@ -437,13 +438,15 @@ def evaluate(
 
         embedder = CachedEmbedder(make_embedder(settings), embedding_cache)
     try:
-        with _progress_bars() as progress:
+        with (
+            _progress_bars() as progress,
+            eval_index(loaded, settings, embedder, progress("Indexing")) as index,
+        ):
             result = run_evaluation(
                 loaded,
-                settings,
-                embedder=embedder,
+                index,
                 with_answers=not no_answers,
-                with_baseline=baseline,
+                baseline_documents=baseline_documents(loaded) if baseline else None,
                 limit=limit,
                 progress=progress,
             )

@@ -14,4 +14,5 @@ fi
 export HF_HUB_OFFLINE=1 DO_NOT_TRACK=1 TOKENIZERS_PARALLELISM=false RAG_REQUIRE_ALL_TESTS=1
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports --no-cache  # api -> ingest -> rag, no frameworks in the core (pyproject.toml)
 .venv/bin/python -m pytest "$@"

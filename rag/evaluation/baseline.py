@@ -3,14 +3,14 @@
 What a quick RAG set-up does: plain text of each file, fixed 800-character windows (100 shared),
 rank-bm25 over lower-cased whitespace tokens, the same embedder over the same windows, and reciprocal
 rank fusion (k = 60) of the two rankings. No parser, no headings, no analysis: if the product does not
-beat this, its extra machinery is not earning its keep.
+beat this, its extra machinery is not earning its keep. The plain text comes from
+ingest/evaluation.py (reading files is not the core's job).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,29 +21,6 @@ from rag.errors import InputError
 WINDOW_CHARS = 800
 OVERLAP_CHARS = 100
 RRF_K = 60
-_PLAIN = {".txt", ".md", ".rst", ".csv"}
-_SKIP = {".jsonl", ".py"}
-
-
-def plain_text(path: Path) -> str:
-    """The text of a file the way a quick pipeline gets it: markup and layout dropped."""
-    suffix = path.suffix.lower()
-    if suffix in {".html", ".htm"}:
-        import lxml.html
-
-        tree = lxml.html.parse(str(path))
-        for bad in tree.xpath("//script|//style"):
-            bad.drop_tree()
-        return str(tree.getroot().text_content())
-    if suffix == ".pdf":
-        from pdfminer.high_level import extract_text
-
-        return str(extract_text(str(path)))
-    if suffix in _PLAIN:
-        return path.read_text(encoding="utf-8", errors="replace")
-    from unstructured.partition.auto import partition  # Office files and e-mail: their plain text
-
-    return "\n".join(str(element) for element in partition(filename=str(path)))
 
 
 def windows(text: str) -> list[str]:
@@ -108,11 +85,3 @@ class NaiveBaseline:
 
     def _bm25_ranking(self, query: str, limit: int) -> Any:
         return np.argsort(-self._bm25.get_scores(query.lower().split()))[:limit]
-
-
-def folder_documents(root: Path) -> list[tuple[str, str]]:
-    return [
-        (path.relative_to(root).as_posix(), plain_text(path))
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and path.suffix.lower() not in _SKIP and not path.name.startswith(".")
-    ]

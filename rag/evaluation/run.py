@@ -1,22 +1,18 @@
-"""One evaluation run: index the dataset in a temporary folder, score every retrieval mode, calibrate
-the relevance gate, and (with an LLM) judge the answers. Returns one JSON-ready dict."""
+"""One evaluation run over a built index (ingest/evaluation.py builds it): score every retrieval mode,
+calibrate the relevance gate, and (with an LLM) judge the answers. Returns one JSON-ready dict."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from rag.config import Settings
-from rag.embedding import Embedder
 from rag.errors import ServiceUnavailableError
 from rag.evaluation.answers import AnswerJudge, evaluate_answers
-from rag.evaluation.baseline import NaiveBaseline, folder_documents
+from rag.evaluation.baseline import NaiveBaseline
 from rag.evaluation.dataset import EvalDataset
 from rag.evaluation.gate import calibrate_gate
-from rag.evaluation.index import EvalIndex, Progress, build_index
+from rag.evaluation.index import EvalIndex, Progress
 from rag.evaluation.retrieval_quality import evaluate_retrieval
 from rag.gate import gate_for
 from rag.rerank import CrossEncoderReranker
@@ -27,30 +23,20 @@ StageProgress = Callable[[str], Progress | None]
 
 def run_evaluation(
     dataset: EvalDataset,
-    settings: Settings,
+    index: EvalIndex,
     *,
-    embedder: Embedder | None = None,
     with_answers: bool = True,
-    with_baseline: bool = False,
+    baseline_documents: list[tuple[str, str]] | None = None,
     limit: int | None = None,
     progress: StageProgress = lambda stage: None,
 ) -> dict[str, Any]:
     queries = dataset.queries[:limit] if limit else dataset.queries
-    with tempfile.TemporaryDirectory(prefix="rag-eval-") as workdir:
-        index = build_index(dataset, settings, Path(workdir), embedder, progress("Indexing"))
-        try:
-            baseline = _baseline(dataset, index, progress) if with_baseline else None
-            return _evaluate(dataset, index, queries, with_answers, progress, baseline)
-        finally:
-            index.kb.close()
-
-
-def _baseline(dataset: EvalDataset, index: EvalIndex, progress: StageProgress) -> NaiveBaseline:
-    if dataset.documents_dir is not None:
-        documents = folder_documents(dataset.documents_dir)
-    else:
-        documents = [(doc.key, f"{doc.title}\n{doc.text}") for doc in dataset.corpus()]
-    return NaiveBaseline(documents, index.kb.embedder, progress("Baseline"))
+    baseline = (
+        NaiveBaseline(baseline_documents, index.kb.embedder, progress("Baseline"))
+        if baseline_documents is not None
+        else None
+    )
+    return _evaluate(dataset, index, queries, with_answers, progress, baseline)
 
 
 def _evaluate(

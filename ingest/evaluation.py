@@ -1,0 +1,166 @@
+"""Build a throw-away index of an evaluation dataset, with the product's own ingest path.
+
+The index lives in a temporary folder with the embedded store, whatever RAG_QDRANT_URL says: an
+evaluation never touches the knowledge base people are using.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from ingest.chunk import ChunkingPolicy, chunk_document
+from ingest.ledger import Ledger
+from ingest.parse import Block, ParsedDocument
+from ingest.service import IngestService
+from rag.config import Settings
+from rag.embedding import Embedder
+from rag.evaluation.dataset import CorpusDocument, EvalDataset
+from rag.evaluation.index import EvalIndex, Progress
+from rag.knowledge_base import KnowledgeBase
+from rag.types import Chunk, document_id
+
+_BEIR_BATCH_DOCUMENTS = 64
+_PLAIN = {".txt", ".md", ".rst", ".csv"}
+_SKIP = {".jsonl", ".py"}
+
+
+def eval_settings(settings: Settings, workdir: Path) -> Settings:
+    return settings.model_copy(update={"data_dir": workdir, "qdrant_url": None, "collection": "eval"})
+
+
+@contextmanager
+def eval_index(
+    dataset: EvalDataset,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    on_progress: Progress | None = None,
+) -> Iterator[EvalIndex]:
+    """The dataset indexed in a temporary folder, removed when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as workdir:
+        index = build_index(dataset, settings, Path(workdir), embedder, on_progress)
+        try:
+            yield index
+        finally:
+            index.kb.close()
+
+
+def build_index(
+    dataset: EvalDataset,
+    settings: Settings,
+    workdir: Path,
+    embedder: Embedder | None = None,
+    on_progress: Progress | None = None,
+) -> EvalIndex:
+    kb = KnowledgeBase(eval_settings(settings, workdir), embedder=embedder)
+    start = time.perf_counter()
+    try:
+        if dataset.documents_dir is not None:
+            index = _index_folder(kb, dataset.documents_dir, on_progress)
+        else:
+            index = _index_corpus(kb, dataset.corpus(), on_progress)
+    except BaseException:
+        kb.close()
+        raise
+    index.seconds = round(time.perf_counter() - start, 2)
+    return index
+
+
+def _index_folder(kb: KnowledgeBase, folder: Path, on_progress: Progress | None) -> EvalIndex:
+    ledger = Ledger(kb.settings.ledger_path)
+    try:
+        service = IngestService(kb, ledger)
+        report = service.sync(
+            [folder],
+            on_progress=(lambda done, total, path: on_progress(done, total, path.name))
+            if on_progress
+            else None,
+        )
+    finally:
+        ledger.close()
+    return EvalIndex(
+        kb,
+        documents=report.added,
+        chunks=report.chunks_embedded,
+        seconds=0.0,
+        failed=report.failed,
+        root=folder.resolve(),
+    )
+
+
+def _index_corpus(
+    kb: KnowledgeBase, corpus: Iterable[CorpusDocument], on_progress: Progress | None
+) -> EvalIndex:
+    """Each BEIR document goes through the same chunker as a parsed file, then embed and upsert in
+    batches across documents (BEIR passages are short; one embed call each would be slow)."""
+    embedder = kb.embedder
+    policy = ChunkingPolicy.of(kb.settings, embedder)
+    keys: dict[str, str] = {}
+    documents = chunks_total = 0
+    for batch in _batches(iter(corpus), _BEIR_BATCH_DOCUMENTS):
+        chunks: list[Chunk] = []
+        for doc in batch:
+            if not doc.text.strip():
+                continue
+            doc_id = document_id(f"beir:{doc.key}")
+            keys[doc_id] = doc.key
+            parsed = ParsedDocument(title=doc.title or doc.key, file_type="txt", blocks=[Block(doc.text)])
+            chunks.extend(chunk_document(parsed, doc_id=doc_id, source=doc.key, sha256="", policy=policy))
+        if chunks:
+            kb.store.upsert(chunks, embedder.embed_documents([c.embed_text for c in chunks]))
+        documents += len(batch)
+        chunks_total += len(chunks)
+        if on_progress:
+            on_progress(documents, None, f"{chunks_total} chunks")
+    if chunks_total:
+        kb.store.optimize()
+    return EvalIndex(kb, documents=documents, chunks=chunks_total, seconds=0.0, keys=keys)
+
+
+def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+# -- the naive baseline's reader (rag/evaluation/baseline.py) ----------------------------------------
+
+
+def baseline_documents(dataset: EvalDataset) -> list[tuple[str, str]]:
+    """(document key, plain text) of every document, as a quick pipeline reads them."""
+    if dataset.documents_dir is None:
+        return [(doc.key, f"{doc.title}\n{doc.text}") for doc in dataset.corpus()]
+    return folder_documents(dataset.documents_dir)
+
+
+def folder_documents(root: Path) -> list[tuple[str, str]]:
+    return [
+        (path.relative_to(root).as_posix(), plain_text(path))
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.suffix.lower() not in _SKIP and not path.name.startswith(".")
+    ]
+
+
+def plain_text(path: Path) -> str:
+    """The text of a file the way a quick pipeline gets it: markup and layout dropped."""
+    suffix = path.suffix.lower()
+    if suffix in {".html", ".htm"}:
+        import lxml.html
+
+        tree = lxml.html.parse(str(path))
+        for bad in tree.xpath("//script|//style"):
+            bad.drop_tree()
+        return str(tree.getroot().text_content())
+    if suffix == ".pdf":
+        from pdfminer.high_level import extract_text
+
+        return str(extract_text(str(path)))
+    if suffix in _PLAIN:
+        return path.read_text(encoding="utf-8", errors="replace")
+    from unstructured.partition.auto import partition  # Office files and e-mail: their plain text
+
+    return "\n".join(str(element) for element in partition(filename=str(path)))
