@@ -10,30 +10,24 @@ from typing import Any
 from fastapi import FastAPI
 
 from api import errors
-from api.auth import ApiKeyMiddleware
+from api.auth import ApiKeyMiddleware, check_auth_policy
 from api.observability import Metrics, RequestContextMiddleware, RequestIdFilter
 from api.routes import documents, health, openai_compat, query, search
 from api.services import Services, open_services
 from rag import __version__
 from rag.config import Settings
 from rag.embedding import Embedder
-from rag.errors import ConfigError
 
 log = logging.getLogger("rag.api")
 
 
 def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
     """Build the app. Stores and models open when it starts serving and close when it stops."""
-    keys = settings.api_key_list()
-    if not keys and not settings.auth_disabled:
-        raise ConfigError(
-            "No API keys configured: set RAG_API_KEYS (comma-separated) or RAG_API_KEYS_FILE, or "
-            "RAG_AUTH_DISABLED=true for local use on 127.0.0.1."
-        )
+    keys = check_auth_policy(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = open_services(settings, embedder, metrics)
+        services = open_services(settings, embedder, metrics, serving=True)
         app.state.services = services
         log.info("private-rag API ready: %s documents", services.ledger.count())
         try:

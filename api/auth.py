@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
-from rag.errors import AuthenticationError
+from rag.config import Settings
+from rag.errors import AuthenticationError, ConfigError
 
 OPEN_PATHS = frozenset({"/health"})
+
+
+def check_auth_policy(settings: Settings, host: str | None = None) -> list[str]:
+    """The API keys to require, or ConfigError when the settings would open the documents to anyone:
+    no keys and auth not switched off, or auth switched off on an address other machines reach."""
+    keys = settings.api_key_list()
+    if not keys and not settings.auth_disabled:
+        raise ConfigError(
+            "No API keys configured: set RAG_API_KEYS (comma-separated) or RAG_API_KEYS_FILE, or "
+            "RAG_AUTH_DISABLED=true for local use on 127.0.0.1."
+        )
+    if settings.auth_disabled and host is not None and not is_loopback(host):
+        raise ConfigError(
+            f"Refusing to serve on {host} with RAG_AUTH_DISABLED=true: anyone on the network could read "
+            "your documents. Set RAG_API_KEYS, or listen on 127.0.0.1."
+        )
+    return keys
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class ApiKeyMiddleware:

@@ -15,9 +15,9 @@ from typing import Any, TextIO
 import click
 
 from api.presentation import display_source, document_json, hit_json
+from api.services import Services, open_services
 from rag.config import load_settings
-from rag.errors import ConfigError, InputError, RagError
-from rag.knowledge_base import KnowledgeBase
+from rag.errors import InputError, RagError
 from rag.labels import place
 from rag.types import Hit, SearchFilters
 
@@ -68,24 +68,11 @@ def _configure_logging() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _knowledge_base(ctx: click.Context) -> KnowledgeBase:
-    kb = KnowledgeBase(load_settings())
-    ctx.call_on_close(kb.close)
-    return kb
-
-
-def _ledger(kb: KnowledgeBase) -> Any:
-    from ingest.ledger import Ledger
-
-    return Ledger(kb.settings.ledger_path)
-
-
-def _ingest_service(ctx: click.Context, kb: KnowledgeBase) -> Any:
-    from ingest.service import IngestService
-
-    ledger = _ledger(kb)
-    ctx.call_on_close(ledger.close)
-    return IngestService(kb, ledger)
+def _services(ctx: click.Context) -> Services:
+    """What every command opens, through the same function as the HTTP API; closed when it ends."""
+    services = open_services(load_settings())
+    ctx.call_on_close(services.close)
+    return services
 
 
 @contextmanager
@@ -137,8 +124,7 @@ def _progress(enabled: bool, label: str) -> Iterator[Any]:
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...], remove_missing: bool, as_json: bool) -> None:
     """Add, update (and with --sync remove) the documents under PATHS."""
-    kb = _knowledge_base(ctx)
-    service = _ingest_service(ctx, kb)
+    service = _services(ctx).ingest
     with _progress(not as_json, "Ingesting") as on_progress:
         report = service.sync(list(paths), remove_missing=remove_missing, on_progress=on_progress)
     if as_json:
@@ -195,7 +181,7 @@ def search(
     """Search the knowledge base for QUERY (or every line of --queries)."""
     if (query is None) == (queries is None):
         raise click.UsageError("Give either a QUERY or --queries FILE.jsonl.")
-    kb = _knowledge_base(ctx)
+    kb = _services(ctx).kb
     retriever = kb.retriever()
     k = top_k or kb.settings.top_k
     search_mode: Any = mode or kb.settings.search_mode
@@ -293,8 +279,7 @@ def ask(
     fallback: bool,
 ) -> None:
     """Answer QUESTION from the documents, citing its sources."""
-    kb = _knowledge_base(ctx)
-    service = kb.answer_service()
+    service = _services(ctx).answers
     filters = SearchFilters(sources=[_source_filter(s) for s in sources])
     turns = _read_history(history)
     if as_json or not stream:
@@ -328,9 +313,7 @@ def ask(
 @click.pass_context
 def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
     """List ingested documents (or, with --failed, the files that failed)."""
-    kb = KnowledgeBase(load_settings())
-    ledger = _ledger(kb)
-    ctx.call_on_close(ledger.close)
+    ledger = _services(ctx).ledger
     if failed:
         rows = [{"source": f.source, "error": f.error, "failed_at": f.failed_at} for f in ledger.failures()]
         if as_json:
@@ -354,8 +337,7 @@ def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
 @click.pass_context
 def rm(ctx: click.Context, source: str, as_json: bool) -> None:
     """Remove one document (by path, source or id) from the knowledge base. The file is not touched."""
-    kb = _knowledge_base(ctx)
-    record = _ingest_service(ctx, kb).remove(source)
+    record = _services(ctx).ingest.remove(source)
     if as_json:
         click.echo(json.dumps({"removed": record.source, "doc_id": record.doc_id, "chunks": record.chunks}))
     else:
@@ -370,9 +352,9 @@ def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
     """Rebuild the index with the current RAG_EMBEDDER from the files already ingested."""
     if not yes:
         click.confirm("Drop the index and re-embed every ingested file? (files are not touched)", abort=True)
-    kb = _knowledge_base(ctx)
+    service = _services(ctx).ingest
     with _progress(not as_json, "Re-indexing") as on_progress:
-        report = _ingest_service(ctx, kb).reindex(on_progress=on_progress)
+        report = service.reindex(on_progress=on_progress)
     click.echo(json.dumps(report.to_json()) if as_json else f"re-indexed {report.added} documents")
 
 
@@ -471,9 +453,8 @@ def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> No
 
     from ingest.watcher import FolderWatcher
 
-    kb = _knowledge_base(ctx)
-    service = _ingest_service(ctx, kb)
-    settings = kb.settings
+    services = _services(ctx)
+    kb, service, settings = services.kb, services.ingest, services.settings
     _ = kb.store  # load the embedder and open the store now, not on the first dropped file
 
     def show(what: str, detail: str) -> None:
@@ -509,17 +490,6 @@ def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> No
 # -- server --------------------------------------------------------------------------------------
 
 
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on [RAG_HOST, default 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [RAG_PORT, default 8000].")
@@ -535,17 +505,14 @@ def serve(host: str | None, port: int | None, watch_dir: Path | None) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.auth import check_auth_policy
 
     settings = load_settings()
     if watch_dir is not None:
         settings = settings.model_copy(update={"watch_dir": watch_dir})
     host = host or settings.host
     port = port or settings.port
-    if settings.auth_disabled and not is_loopback(host):
-        raise ConfigError(
-            f"Refusing to serve on {host} with RAG_AUTH_DISABLED=true: anyone on the network could read "
-            "your documents. Set RAG_API_KEYS, or listen on 127.0.0.1."
-        )
+    check_auth_policy(settings, host)
     app = create_app(settings)
     click.echo(f"private-rag API on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

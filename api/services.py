@@ -1,4 +1,5 @@
-"""Everything a request needs, opened once at start-up and closed at shutdown."""
+"""Everything a command or a request needs, opened by one function for the CLI and the HTTP API alike,
+and closed together."""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ log = logging.getLogger("rag.api")
 class Services:
     settings: Settings
     kb: KnowledgeBase
-    ledger: Ledger
     ingest: IngestService
     limiter: AnswerLimiter
     # Uploads (and later the watcher) ingest one file at a time; searches and answers never wait for it.
@@ -77,6 +77,10 @@ class Services:
             self.metrics.ingested.labels(outcome).inc()
 
     @property
+    def ledger(self) -> Ledger:
+        return self.ingest.ledger
+
+    @property
     def answers(self) -> AnswerService:
         return self.kb.answer_service()
 
@@ -90,28 +94,33 @@ class Services:
         if self.watcher is not None:
             self.watcher.stop()
         self.kb.close()
-        self.ledger.close()
+        self.ingest.close()
 
 
 def open_services(
-    settings: Settings, embedder: Embedder | None = None, metrics: Metrics | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    metrics: Metrics | None = None,
+    *,
+    serving: bool = False,
 ) -> Services:
+    """The knowledge base, its ingest service and ledger, and the answer limiter. ``serving`` (the HTTP
+    API): also open the store now and start the folder watcher; a command opens only what it uses."""
     kb = KnowledgeBase(settings, embedder=embedder)
-    try:
-        _ = kb.store  # opens (or creates) the store for this embedder; fails fast on a locked data dir
-    except ServiceUnavailableError as exc:
-        # The embedder is down: serve anyway; /ready says what is wrong and requests retry the open.
-        log.warning("starting without the embedder: %s", exc.message)
-    ledger = Ledger(settings.ledger_path)
+    if serving:
+        try:
+            _ = kb.store  # opens (or creates) the store for this embedder; fails fast on a locked data dir
+        except ServiceUnavailableError as exc:
+            # The embedder is down: serve anyway; /ready says what is wrong and requests retry the open.
+            log.warning("starting without the embedder: %s", exc.message)
     services = Services(
         settings=settings,
         kb=kb,
-        ledger=ledger,
-        ingest=IngestService(kb, ledger),
+        ingest=IngestService(kb),
         limiter=AnswerLimiter(settings.max_concurrent_answers, settings.answer_queue_limit),
         metrics=metrics,
     )
-    if settings.watch_dir is not None:
+    if serving and settings.watch_dir is not None:
         services.watcher = FolderWatcher(
             settings.watch_dir,
             services.ingest,

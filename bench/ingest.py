@@ -99,7 +99,6 @@ def run_product(
     files: Sequence[Path], root: Path, embedder: Embedder, data_dir: Path, parse_ahead: bool | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """``parse_ahead``: None lets the service decide (as in production); True/False force it."""
-    from ingest.ledger import Ledger
     from ingest.service import IngestService
 
     clock = Stopwatch()
@@ -107,17 +106,16 @@ def run_product(
     timed_embedder = TimedEmbedder(embedder, clock)
     store = TimedStore(open_store(settings, StoreSpec(embedder.name, embedder.dimension)), clock)
     kb = KnowledgeBase(settings, embedder=timed_embedder, store=store)
-    ledger = Ledger(settings.ledger_path)
     decided = service_module.parse_ahead_pays(embedder.name) if parse_ahead is None else parse_ahead
     try:
         with (
             patch.object(service_module, "parse_ahead_pays", lambda name: decided),
             timed_parsing(clock),
             clock.stage("wall"),
+            IngestService(kb) as service,
         ):
-            report = IngestService(kb, ledger).sync([root])
+            report = service.sync([root])
     finally:
-        ledger.close()
         kb.close()
     if report.failed:
         raise RuntimeError(f"the generated corpus failed to ingest: {report.failed}")

@@ -14,18 +14,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ingest.chunk import ChunkingPolicy, chunk_document
-from ingest.ledger import Ledger
 from ingest.parse import Block, ParsedDocument
-from ingest.service import IngestService
+from ingest.service import IngestService, ProgressCallback, source_of
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.evaluation.dataset import CorpusDocument, EvalDataset
 from rag.evaluation.index import EvalIndex, Progress
 from rag.knowledge_base import KnowledgeBase
-from rag.types import Chunk, document_id
 
-_BEIR_BATCH_DOCUMENTS = 64
+_BEIR_BATCH_DOCUMENTS = 512  # parsed documents held in memory at once
 _PLAIN = {".txt", ".md", ".rst", ".csv"}
 _SKIP = {".jsonl", ".py"}
 
@@ -63,7 +60,7 @@ def build_index(
         if dataset.documents_dir is not None:
             index = _index_folder(kb, dataset.documents_dir, on_progress)
         else:
-            index = _index_corpus(kb, dataset.corpus(), on_progress)
+            index = _index_corpus(kb, dataset.corpus(), workdir, on_progress)
     except BaseException:
         kb.close()
         raise
@@ -72,17 +69,8 @@ def build_index(
 
 
 def _index_folder(kb: KnowledgeBase, folder: Path, on_progress: Progress | None) -> EvalIndex:
-    ledger = Ledger(kb.settings.ledger_path)
-    try:
-        service = IngestService(kb, ledger)
-        report = service.sync(
-            [folder],
-            on_progress=(lambda done, total, path: on_progress(done, total, path.name))
-            if on_progress
-            else None,
-        )
-    finally:
-        ledger.close()
+    with IngestService(kb) as service:
+        report = service.sync([folder], on_progress=_by_name(on_progress))
     return EvalIndex(
         kb,
         documents=report.added,
@@ -94,32 +82,40 @@ def _index_folder(kb: KnowledgeBase, folder: Path, on_progress: Progress | None)
 
 
 def _index_corpus(
-    kb: KnowledgeBase, corpus: Iterable[CorpusDocument], on_progress: Progress | None
+    kb: KnowledgeBase, corpus: Iterable[CorpusDocument], workdir: Path, on_progress: Progress | None
 ) -> EvalIndex:
-    """Each BEIR document goes through the same chunker as a parsed file, then embed and upsert in
-    batches across documents (BEIR passages are short; one embed call each would be slow)."""
-    embedder = kb.embedder
-    policy = ChunkingPolicy.of(kb.settings, embedder)
+    """BEIR documents are text, not files: each is written to a file (the ledger knows documents by
+    their file) and handed over already parsed, with its own title, to the same ingest path."""
+    texts = workdir / "corpus"
+    texts.mkdir()
     keys: dict[str, str] = {}
-    documents = chunks_total = 0
-    for batch in _batches(iter(corpus), _BEIR_BATCH_DOCUMENTS):
-        chunks: list[Chunk] = []
-        for doc in batch:
-            if not doc.text.strip():
-                continue
-            doc_id = document_id(f"beir:{doc.key}")
-            keys[doc_id] = doc.key
-            parsed = ParsedDocument(title=doc.title or doc.key, file_type="txt", blocks=[Block(doc.text)])
-            chunks.extend(chunk_document(parsed, doc_id=doc_id, source=doc.key, sha256="", policy=policy))
-        if chunks:
-            kb.store.upsert(chunks, embedder.embed_documents([c.embed_text for c in chunks]))
-        documents += len(batch)
-        chunks_total += len(chunks)
-        if on_progress:
-            on_progress(documents, None, f"{chunks_total} chunks")
-    if chunks_total:
-        kb.store.optimize()
-    return EvalIndex(kb, documents=documents, chunks=chunks_total, seconds=0.0, keys=keys)
+    documents = chunks = 0
+    failed: list[dict[str, str]] = []
+    with IngestService(kb) as service:
+        for batch in _batches(iter(corpus), _BEIR_BATCH_DOCUMENTS):
+            parsed: list[tuple[Path, ParsedDocument]] = []
+            for doc in batch:
+                if not doc.text.strip():
+                    continue
+                path = texts / f"{documents + len(parsed)}.txt"
+                path.write_text(doc.text, encoding="utf-8")
+                title = doc.title or doc.key
+                parsed.append((path, ParsedDocument(title=title, file_type="txt", blocks=[Block(doc.text)])))
+                keys[source_of(path)] = doc.key
+            report = service.add_parsed(parsed)
+            documents += len(batch)
+            chunks += report.chunks_embedded
+            failed += report.failed
+            if on_progress:
+                on_progress(documents, None, f"{chunks} chunks")
+        by_doc_id = {r.doc_id: keys[r.source] for r in service.ledger.documents() if r.source in keys}
+    return EvalIndex(kb, documents=documents, chunks=chunks, seconds=0.0, failed=failed, keys=by_doc_id)
+
+
+def _by_name(on_progress: Progress | None) -> ProgressCallback | None:
+    if on_progress is None:
+        return None
+    return lambda done, total, path: on_progress(done, total, path.name)
 
 
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

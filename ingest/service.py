@@ -7,7 +7,7 @@ import hashlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
 from ingest.ledger import Ledger, now_iso
-from ingest.parse import PIPELINE_VERSION, parse_file, title_from_name
+from ingest.parse import PIPELINE_VERSION, ParsedDocument, parse_file, title_from_name
 from rag.errors import (
     DocumentError,
     EmptyDocumentError,
@@ -86,71 +86,86 @@ def source_of(path: Path) -> str:
 
 
 class IngestService:
-    def __init__(self, kb: KnowledgeBase, ledger: Ledger) -> None:
-        self._kb = kb
-        self._ledger = ledger
-        self.embedded_chunks = 0  # total over this service's life; tests and benchmarks read it
+    """Owns the ledger of what is ingested (opened here, closed by :meth:`close`); writes through
+    ``kb``'s embedder and store. One path for every file: :meth:`check`, :meth:`prepare` (parse and
+    chunk), embed, :meth:`commit`; single files and batches differ only in how they schedule it."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.ledger = Ledger(kb.settings.ledger_path)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def __enter__(self) -> IngestService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- one file ------------------------------------------------------------------------------------
 
-    def ingest_file(self, path: Path) -> tuple[Outcome, int]:
+    def ingest_file(self, path: Path, parsed: ParsedDocument | None = None) -> tuple[Outcome, int]:
         """Bring one file's chunks up to date. Returns the outcome and how many chunks were embedded.
+        ``parsed``: the file's content, when the caller has already parsed it (an upload is checked
+        before it may replace an earlier one), so it is not parsed twice.
 
         Raises DocumentError for a file that cannot be ingested (recorded in the ledger's failures),
         ServiceUnavailableError/StoreError when the embedder or store is down (nothing was written).
         """
-        work = self._check(path)
+        work = self.check(path)
         if isinstance(work, Outcome):
             return work, 0
         try:
-            prepared = self._prepare(work)
+            prepared = self.prepare(work, parsed)
         except DocumentError as exc:
-            self._ledger.record_failure(work.source, work.sha256, exc.message)
+            self.ledger.record_failure(work.source, work.sha256, exc.message)
             raise
-        vectors = self._kb.embedder.embed_documents([chunk.embed_text for chunk in prepared.chunks])
-        return self._commit(prepared, vectors), len(prepared.chunks)
+        vectors = self.kb.embedder.embed_documents([chunk.embed_text for chunk in prepared.chunks])
+        return self.commit(prepared, vectors), len(prepared.chunks)
 
-    def _check(self, path: Path) -> Outcome | _Work:
+    def check(self, path: Path) -> Outcome | Work:
         """Skip an unchanged file (by size and mtime, then by content hash); otherwise say what to do."""
         source = source_of(path)
         try:
             stat = path.stat()
         except FileNotFoundError as exc:
             raise DocumentError("The file disappeared before it could be read.") from exc
-        record = self._ledger.by_source(source)
-        pipeline = self._pipeline()
+        record = self.ledger.by_source(source)
+        pipeline = self.pipeline()
         current = record is not None and record.pipeline == pipeline
         if record and current and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             return Outcome.UNCHANGED
         sha256 = sha256_file(path)
         if record and current and record.sha256 == sha256:
-            self._ledger.touch(record.doc_id, stat.st_size, stat.st_mtime_ns)
+            self.ledger.touch(record.doc_id, stat.st_size, stat.st_mtime_ns)
             return Outcome.UNCHANGED
         # A document keeps its id for life, also after a rename changed its path.
         doc_id = record.doc_id if record else self._new_document_id(source, sha256)
-        return _Work(path, source, stat.st_size, stat.st_mtime_ns, sha256, doc_id, record, pipeline)
+        return Work(path, source, stat.st_size, stat.st_mtime_ns, sha256, doc_id, record, pipeline)
 
-    def _prepare(self, work: _Work) -> _Prepared:
+    def prepare(self, work: Work, parsed: ParsedDocument | None = None) -> Prepared:
         """Parse and chunk. Touches neither the ledger nor the store, so it can run on another thread."""
-        parsed = parse_file(work.path)
-        policy = ChunkingPolicy.of(self._kb.settings, self._kb.embedder)
+        parsed = parsed or parse_file(work.path)
+        policy = ChunkingPolicy.of(self.kb.settings, self.kb.embedder)
         chunks = chunk_document(
             parsed, doc_id=work.doc_id, source=work.source, sha256=work.sha256, policy=policy
         )
         if not chunks:
             raise EmptyDocumentError("No text could be extracted from this file.")
-        return _Prepared(work, parsed.title, parsed.file_type, chunks)
+        return Prepared(work, parsed.title, parsed.file_type, chunks)
 
-    def _commit(self, prepared: _Prepared, vectors: Sequence[Sequence[float]]) -> Outcome:
+    def commit(self, prepared: Prepared, vectors: Sequence[Sequence[float]]) -> Outcome:
+        """Write one file's embedded chunks: new chunks first, old ones after, the ledger last."""
         work, chunks = prepared.work, prepared.chunks
-        store = self._kb.store
+        store = self.kb.store
         # New chunks first, old ones after: a crash in between leaves extra chunks, never a hole.
         store.upsert(chunks, vectors)
         new_ids = [chunk.chunk_id for chunk in chunks]
         if work.record:
             keep = set(new_ids)
             store.delete_points([cid for cid in work.record.chunk_ids if cid not in keep])
-        self._ledger.put(
+        self.ledger.put(
             DocumentRecord(
                 doc_id=work.doc_id,
                 source=work.source,
@@ -164,20 +179,19 @@ class IngestService:
                 pipeline=work.pipeline,
             )
         )
-        self.embedded_chunks += len(chunks)
         return Outcome.UPDATED if work.record else Outcome.ADDED
 
     def _new_document_id(self, source: str, sha256: str) -> str:
         doc_id = document_id(source)
-        if self._ledger.get(doc_id) is not None:
+        if self.ledger.get(doc_id) is not None:
             # The id derived from this path belongs to a document that was renamed away from it.
             doc_id = document_id(f"{source}\n{sha256}")
         return doc_id
 
-    def _pipeline(self) -> str:
+    def pipeline(self) -> str:
         """What turned files into chunks; when it changes (a parser upgrade, new chunk sizes), files are
         re-ingested once even though their content did not change."""
-        s = self._kb.settings
+        s = self.kb.settings
         return f"v{PIPELINE_VERSION}:{s.chunk_tokens}:{s.chunk_overlap_tokens}"
 
     # -- many files ----------------------------------------------------------------------------------
@@ -200,7 +214,7 @@ class IngestService:
             path = path.expanduser()
             if path.is_dir():
                 existing_roots.append(path)
-                for file, supported in walk(path, exclude=exclude or self._kb.settings.data_dir):
+                for file, supported in walk(path, exclude=exclude or self.kb.settings.data_dir):
                     if supported:
                         files.append(file)
                     else:
@@ -208,7 +222,7 @@ class IngestService:
             elif path.is_file():
                 existing_roots.append(path)
                 files.append(path)  # named explicitly: an unsupported type is reported, not skipped
-            elif not (remove_missing and self._ledger.by_source(source_of(path))):
+            elif not (remove_missing and self.ledger.by_source(source_of(path))):
                 report.failed.append({"path": str(path), "error": "No such file or folder."})
         if not existing_roots and not (remove_missing and any(self.known_under(p) for p in paths)):
             raise InputError("Nothing to ingest: " + ", ".join(str(p) for p in paths) + " does not exist.")
@@ -222,23 +236,33 @@ class IngestService:
                         self.remove(record.source)
                         report.removed += 1
         if report.chunks_embedded:
-            self._kb.store.optimize()
+            self.kb.store.optimize()
+        return report
+
+    def add_parsed(
+        self, documents: Sequence[tuple[Path, ParsedDocument]], on_progress: ProgressCallback | None = None
+    ) -> IngestReport:
+        """Ingest documents parsed elsewhere (an evaluation corpus), each with the file that holds its
+        text (the ledger knows a document by its file), on the same path as any other file."""
+        report = IngestReport()
+        parsed = dict(documents)
+        _Batch(self, report, len(parsed), on_progress).run(list(parsed), parsed)
+        if report.chunks_embedded:
+            self.kb.store.optimize()
         return report
 
     def known_under(self, path: Path) -> list[DocumentRecord]:
         """Ingested documents at or below ``path``."""
         root = source_of(path)
         prefix = root.rstrip("/") + "/"
-        return [r for r in self._ledger.documents() if r.source == root or r.source.startswith(prefix)]
+        return [r for r in self.ledger.documents() if r.source == root or r.source.startswith(prefix)]
 
     # -- removing ------------------------------------------------------------------------------------
 
     def find(self, ref: str) -> DocumentRecord:
         """A document by id, by the source as stored, or by a path that resolves to it."""
         record = (
-            self._ledger.get(ref)
-            or self._ledger.by_source(ref)
-            or self._ledger.by_source(source_of(Path(ref)))
+            self.ledger.get(ref) or self.ledger.by_source(ref) or self.ledger.by_source(source_of(Path(ref)))
         )
         if record is None:
             raise NotFoundError(f"No ingested document matches {ref!r}: `rag docs` lists them.")
@@ -246,14 +270,14 @@ class IngestService:
 
     def remove(self, ref: str) -> DocumentRecord:
         record = self.find(ref)
-        self._kb.existing_store().delete_document(record.doc_id)
-        self._ledger.remove(record.doc_id)
+        self.kb.existing_store().delete_document(record.doc_id)
+        self.ledger.remove(record.doc_id)
         return record
 
     def forget(self, source: str) -> bool:
         """Remove a document whose file is gone; False if it was never ingested."""
-        if self._ledger.by_source(source) is None:
-            self._ledger.clear_failure(source)
+        if self.ledger.by_source(source) is None:
+            self.ledger.clear_failure(source)
             return False
         self.remove(source)
         return True
@@ -261,7 +285,7 @@ class IngestService:
     def move(self, old: Path, new: Path) -> Outcome | None:
         """A file was renamed or moved. Same content: relabel its chunks (no embedding). Otherwise, or if
         the old path was never ingested, returns None and the new path should simply be ingested."""
-        record = self._ledger.by_source(source_of(old))
+        record = self.ledger.by_source(source_of(old))
         if record is None:
             return None
         try:
@@ -271,32 +295,32 @@ class IngestService:
             if not old.exists():
                 self.remove(record.doc_id)
             return None
-        if record.pipeline != self._pipeline() or sha256_file(new) != record.sha256:
+        if record.pipeline != self.pipeline() or sha256_file(new) != record.sha256:
             self.remove(record.doc_id)
             return None
         new_source = source_of(new)
-        displaced = self._ledger.by_source(new_source)
+        displaced = self.ledger.by_source(new_source)
         if displaced is not None and displaced.doc_id != record.doc_id:
             self.remove(displaced.doc_id)  # the move overwrote another ingested file
         title = title_from_name(new)
-        self._kb.store.set_source(record.doc_id, new_source, title)
+        self.kb.store.set_source(record.doc_id, new_source, title)
         record.source, record.title = new_source, title
         record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
-        self._ledger.put(record)
+        self.ledger.put(record)
         return Outcome.MOVED
 
     def reindex(self, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Rebuild everything with the current embedder from the files the ledger knows."""
-        sources = [Path(r.source) for r in self._ledger.documents()]
-        self._kb.reset_store()
-        self._ledger.clear()
+        sources = [Path(r.source) for r in self.ledger.documents()]
+        self.kb.reset_store()
+        self.ledger.clear()
         if not sources:
             return IngestReport()
         return self.sync(sources, on_progress=on_progress)
 
 
 @dataclass(frozen=True, slots=True)
-class _Work:
+class Work:
     """A file that needs (re-)ingesting, with what the ledger said about it."""
 
     path: Path
@@ -310,8 +334,8 @@ class _Work:
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
-    work: _Work
+class Prepared:
+    work: Work
     title: str
     file_type: str
     chunks: list[Chunk]
@@ -328,10 +352,10 @@ def parse_ahead_pays(embedder_name: str) -> bool:
 class _Inline:
     """The executor interface, run on the caller's thread: parse-ahead switched off."""
 
-    def submit(self, fn: Callable[[_Work], _Prepared], work: _Work) -> Future[_Prepared]:
-        future: Future[_Prepared] = Future()
+    def submit(self, fn: Callable[[], Prepared]) -> Future[Prepared]:
+        future: Future[Prepared] = Future()
         try:
-            future.set_result(fn(work))
+            future.set_result(fn())
         except BaseException as exc:  # handed to whoever reads the result, as a thread would
             future.set_exception(exc)
         return future
@@ -359,11 +383,11 @@ class _Batch:
         self._total = total
         self._on_progress = on_progress
         self._done = 0
-        self._ready: list[_Prepared] = []
+        self._ready: list[Prepared] = []
 
-    def run(self, files: Sequence[Path]) -> None:
-        parsing: deque[tuple[_Work, Future[_Prepared]]] = deque()
-        background = parse_ahead_pays(self._service._kb.embedder.name)
+    def run(self, files: Sequence[Path], parsed: Mapping[Path, ParsedDocument] | None = None) -> None:
+        parsing: deque[tuple[Work, Future[Prepared]]] = deque()
+        background = parse_ahead_pays(self._service.kb.embedder.name)
         with (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-parse")
             if background
@@ -371,9 +395,10 @@ class _Batch:
         ):
             try:
                 for file in files:
-                    work = self._guard(file, partial(self._service._check, file))
-                    if isinstance(work, _Work):
-                        parsing.append((work, parser.submit(self._service._prepare, work)))
+                    work = self._guard(file, partial(self._service.check, file))
+                    if isinstance(work, Work):
+                        prepare = partial(self._service.prepare, work, (parsed or {}).get(file))
+                        parsing.append((work, parser.submit(prepare)))
                     elif work is not None:
                         self._finish(file, work)
                     while len(parsing) > _PARSE_AHEAD:
@@ -387,7 +412,7 @@ class _Batch:
                 for _, future in parsing:
                     future.cancel()
 
-    def _collect(self, work: _Work, future: Future[_Prepared]) -> None:
+    def _collect(self, work: Work, future: Future[Prepared]) -> None:
         prepared = self._guard(work.path, future.result, work)
         if prepared is not None:
             self._ready.append(prepared)
@@ -404,24 +429,24 @@ class _Batch:
         if not ready:
             return
         texts = [chunk.embed_text for prepared in ready for chunk in prepared.chunks]
-        vectors = self._service._kb.embedder.embed_documents(texts)
+        vectors = self._service.kb.embedder.embed_documents(texts)
         start = 0
         for prepared in ready:
             end = start + len(prepared.chunks)
-            commit = partial(self._service._commit, prepared, vectors[start:end])
+            commit = partial(self._service.commit, prepared, vectors[start:end])
             outcome = self._guard(prepared.work.path, commit)
             if outcome is not None:
                 self._report.chunks_embedded += len(prepared.chunks)
                 self._finish(prepared.work.path, outcome)
             start = end
 
-    def _guard(self, path: Path, step: Callable[[], _T], work: _Work | None = None) -> _T | None:
+    def _guard(self, path: Path, step: Callable[[], _T], work: Work | None = None) -> _T | None:
         """Run one file's step; a problem with that file is reported and the batch goes on."""
         try:
             return step()
         except DocumentError as exc:
             if work is not None:
-                self._service._ledger.record_failure(work.source, work.sha256, exc.message)
+                self._service.ledger.record_failure(work.source, work.sha256, exc.message)
             self._fail(path, exc.message)
         except (ServiceUnavailableError, StoreError):
             raise  # every remaining file would fail the same way: stop and say why

@@ -74,18 +74,16 @@ def sample_kb(
     tmp_path_factory: pytest.TempPathFactory, minilm: SentenceTransformerEmbedder
 ) -> Iterator[KnowledgeBase]:
     """The whole sample knowledge base, ingested once per test session (about half a minute)."""
-    from ingest.ledger import Ledger
     from ingest.service import IngestService
 
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("sample") / "data", embedder=QUICKSTART_EMBEDDER, _env_file=None
     )  # type: ignore[call-arg]
     kb = KnowledgeBase(settings, embedder=minilm)
-    ledger = Ledger(settings.ledger_path)
-    report = IngestService(kb, ledger).sync([SAMPLE_DOCS])
+    with IngestService(kb) as service:
+        report = service.sync([SAMPLE_DOCS])
     assert report.failed == [], report.failed
     yield kb
-    ledger.close()
     kb.close()
 
 

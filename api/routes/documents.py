@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 import uuid
@@ -10,7 +11,7 @@ from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from api.deps import ServicesDep
 from api.schemas import DeleteResponse, DocumentList, DocumentOut, FailedFileOut, UploadResponse
-from ingest.parse import FILE_TYPES, file_type_of, parse_file
+from ingest.parse import FILE_TYPES, file_type_of, parse_file, title_from_name
 from ingest.service import Outcome
 from rag.errors import InputError, NotFoundError, PayloadTooLargeError, UnsupportedFileError
 
@@ -88,12 +89,13 @@ def upload_document(
                         f"The file is larger than {svc.settings.max_upload_mb} MB (RAG_MAX_UPLOAD_MB)."
                     )
                 out.write(block)
-        # Refuse an unreadable file before it can replace a good upload of the same name.
-        parse_file(partial)
+        # Refuse an unreadable file before it can replace a good upload of the same name; the parsed
+        # content is then ingested as it is, not parsed a second time.
         target = uploads / name
+        parsed = dataclasses.replace(parse_file(partial), title=title_from_name(target))
         with svc.ingest_lock:
             partial.replace(target)
-            outcome, _ = svc.ingest.ingest_file(target)
+            outcome, _ = svc.ingest.ingest_file(target, parsed)
         svc.count_ingested(outcome.value)
     finally:
         partial.unlink(missing_ok=True)

@@ -21,7 +21,6 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from api.app import create_app
-from ingest.ledger import Ledger
 from ingest.service import IngestService
 from rag.config import Settings
 from rag.embedding.local import SentenceTransformerEmbedder
@@ -43,11 +42,10 @@ def api_schema(
         _env_file=None,  # type: ignore[call-arg]
     )
     kb = KnowledgeBase(configured, embedder=minilm)
-    ledger = Ledger(configured.ledger_path)
     try:
-        report = IngestService(kb, ledger).sync([write_docs(root / "docs")])
+        with IngestService(kb) as service:
+            report = service.sync([write_docs(root / "docs")])
     finally:
-        ledger.close()
         kb.close()
     assert (report.added, report.failed) == (4, [])
 

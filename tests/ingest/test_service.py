@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from conftest import CountingEmbedder
 
-from ingest.ledger import Ledger
 from ingest.service import IngestService, source_of
 from rag.config import Settings
 from rag.errors import EmbedderUnavailableError
@@ -26,9 +25,8 @@ def kb(settings: Settings, embedder: CountingEmbedder) -> Iterator[KnowledgeBase
 
 @pytest.fixture
 def service(kb: KnowledgeBase) -> Iterator[IngestService]:
-    ledger = Ledger(kb.settings.ledger_path)
-    yield IngestService(kb, ledger)
-    ledger.close()
+    with IngestService(kb) as service:
+        yield service
 
 
 @pytest.fixture
@@ -78,7 +76,7 @@ def test_changed_file_is_reembedded_alone_and_old_text_disappears(
     texts = [h.chunk.text for h in kb.retriever().search("vacation days", top_k=10)]
     assert any("31 vacation days" in t for t in texts)
     assert not any("27 vacation days" in t for t in texts)
-    ledger_chunks = sum(r.chunks for r in service._ledger.documents())
+    ledger_chunks = sum(r.chunks for r in service.ledger.documents())
     assert kb.store.count() == ledger_chunks
 
 
@@ -92,7 +90,7 @@ def test_sync_removes_deleted_files_only_under_the_given_paths(
     (corpus / "hr" / "leave.md").unlink()
     report = service.sync([corpus], remove_missing=True)
     assert report.removed == 1
-    assert {Path(r.source).name for r in service._ledger.documents()} == {"remote.txt", "it.html", "keep.md"}
+    assert {Path(r.source).name for r in service.ledger.documents()} == {"remote.txt", "it.html", "keep.md"}
     assert "leave.md" not in sources(kb, "vacation days", k=5)
     # Without --sync nothing is removed.
     (other / "keep.md").unlink()
@@ -106,7 +104,7 @@ def test_deleting_a_whole_folder_with_sync(service: IngestService, kb: Knowledge
     (corpus / "hr").rmdir()
     report = service.sync([corpus], remove_missing=True)
     assert report.removed == 2
-    assert kb.store.count() == sum(r.chunks for r in service._ledger.documents())
+    assert kb.store.count() == sum(r.chunks for r in service.ledger.documents())
 
 
 def test_crash_between_store_write_and_ledger_converges(
@@ -120,13 +118,13 @@ def test_crash_between_store_write_and_ledger_converges(
     def crash(record: object) -> None:
         raise KeyboardInterrupt  # the process dies after the store write, before the ledger write
 
-    monkeypatch.setattr(service._ledger, "put", crash)
+    monkeypatch.setattr(service.ledger, "put", crash)
     with pytest.raises(KeyboardInterrupt):
         service.sync([corpus])
     monkeypatch.undo()
     report = service.sync([corpus])
     assert report.updated == 1
-    assert kb.store.count() == sum(r.chunks for r in service._ledger.documents())
+    assert kb.store.count() == sum(r.chunks for r in service.ledger.documents())
     texts = [h.chunk.text for h in kb.retriever().search("VPN gateway", top_k=10)]
     assert sum("gw2.example.internal" in t for t in texts) == 1
     assert not any("vpn.example.internal" in t for t in texts)
@@ -148,14 +146,12 @@ def test_data_dir_inside_the_folder_is_not_ingested(tmp_path: Path, embedder: Co
         data_dir=root / "data", embedder="sentence-transformers:all-MiniLM-L6-v2", _env_file=None
     )  # type: ignore[call-arg]
     kb = KnowledgeBase(settings, embedder=embedder)
-    ledger = Ledger(settings.ledger_path)
     try:
-        service = IngestService(kb, ledger)
-        service.sync([root])
-        report = service.sync([root])
+        with IngestService(kb) as service:
+            service.sync([root])
+            report = service.sync([root])
         assert (report.unchanged, report.skipped, report.failed) == (1, 0, [])
     finally:
-        ledger.close()
         kb.close()
 
 
@@ -167,13 +163,12 @@ def test_unreachable_embedder_stops_the_batch_and_writes_nothing(settings: Setti
         update={"embedder": "ollama:nomic-embed-text", "ollama_host": f"http://127.0.0.1:{port}"}
     )
     kb = KnowledgeBase(dead)
-    ledger = Ledger(dead.ledger_path)
     try:
-        with pytest.raises(EmbedderUnavailableError):
-            IngestService(kb, ledger).sync([corpus])
-        assert ledger.count() == 0
+        with IngestService(kb) as service:
+            with pytest.raises(EmbedderUnavailableError):
+                service.sync([corpus])
+            assert service.ledger.count() == 0
     finally:
-        ledger.close()
         kb.close()
 
 
@@ -183,7 +178,7 @@ def test_remove_and_reindex(
     service.sync([corpus])
     removed = service.remove(str(corpus / "it.html"))
     assert removed.source == source_of(corpus / "it.html")
-    assert kb.store.count() == sum(r.chunks for r in service._ledger.documents())
+    assert kb.store.count() == sum(r.chunks for r in service.ledger.documents())
     before = embedder.documents_embedded
     report = service.reindex()
     assert report.added == 2
@@ -198,7 +193,7 @@ def test_new_chunk_settings_reingest_unchanged_files_once(
     report = service.sync([corpus])
     assert (report.updated, report.unchanged) == (3, 0)
     assert service.sync([corpus]).unchanged == 3
-    assert kb.store.count() == sum(r.chunks for r in service._ledger.documents())
+    assert kb.store.count() == sum(r.chunks for r in service.ledger.documents())
 
 
 @pytest.mark.parametrize("parse_ahead", [True, False], ids=["parse-ahead-thread", "inline"])

@@ -181,15 +181,15 @@ def rig(
     # kb.close() would also close the embedder: keep the session's MiniLM loaded for the next test.
     monkeypatch.setattr(embedder, "close", lambda: None)
     kb = KnowledgeBase(settings, embedder=embedder)
-    ledger = Ledger(settings.ledger_path)
+    service = IngestService(kb)
     _ = kb.store  # open (and create) the store before any watcher thread touches it
-    rig = Rig(root=root.resolve(), kb=kb, ledger=ledger, service=IngestService(kb, ledger), embedder=embedder)
+    rig = Rig(root=root.resolve(), kb=kb, ledger=service.ledger, service=service, embedder=embedder)
     try:
         yield rig
     finally:
         for watcher in rig.watchers:
             watcher.stop()
-        ledger.close()
+        service.close()
         kb.close()
 
 
