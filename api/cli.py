@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import click
 
@@ -19,7 +19,7 @@ from api.services import Services, open_services
 from rag.config import load_settings
 from rag.errors import InputError, RagError
 from rag.labels import place
-from rag.types import Hit, SearchFilters
+from rag.types import SEARCH_MODES, Hit, SearchFilters, SearchMode
 
 log = logging.getLogger("rag")
 
@@ -162,7 +162,7 @@ def _read_queries(handle: TextIO) -> Iterator[tuple[Any, str]]:
 @click.option("--top-k", "-k", type=click.IntRange(1, 100), default=None, help="Hits per query [RAG_TOP_K].")
 @click.option(
     "--mode",
-    type=click.Choice(["hybrid", "dense", "sparse"]),
+    type=click.Choice(SEARCH_MODES),
     default=None,
     help="Retrieval [RAG_SEARCH_MODE].",
 )
@@ -184,7 +184,7 @@ def search(
     kb = _services(ctx).kb
     retriever = kb.retriever()
     k = top_k or kb.settings.top_k
-    search_mode: Any = mode or kb.settings.search_mode
+    search_mode = cast(SearchMode, mode or kb.settings.search_mode)
     filters = SearchFilters(sources=[_source_filter(s) for s in sources])
     if queries is not None:
         for query_id, text in _read_queries(queries):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from api.presentation import document_json, hit_json
 from rag.answer import Answer
 from rag.citations import Citation
-from rag.types import DocumentRecord, Hit, SearchFilters
+from rag.types import DocumentRecord, Hit, SearchFilters, SearchMode
 
 
 class Filters(BaseModel):
@@ -88,7 +88,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4000)
     top_k: int | None = Field(default=None, ge=1, le=100)
     filters: Filters | None = None
-    mode: Literal["hybrid", "dense", "sparse"] | None = None
+    mode: SearchMode | None = None
 
 
 class HitOut(BaseModel):

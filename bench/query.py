@@ -48,9 +48,9 @@ from rag.config import Settings, load_settings
 from rag.embedding.base import Embedder, ForwardingEmbedder, Vector
 from rag.retrieval import Retriever
 from rag.store import open_store
-from rag.store.base import DENSE, SearchMode, SearchRequest, VectorStore
+from rag.store.base import DENSE, SearchRequest, VectorStore
 from rag.store.edge import EdgeStore
-from rag.types import Chunk, StoreSpec, document_id
+from rag.types import Chunk, SearchMode, StoreSpec, document_id
 
 Matrix = npt.NDArray[np.float32]
 

@@ -1,4 +1,5 @@
-"""Answer a question from the documents: retrieve, rerank, gate, prompt, generate, cite.
+"""Answer a question from the documents in small steps: condense, retrieve (and rerank), gate,
+generate, cite.
 
 One pipeline for the CLI and the API. It streams events (tokens, then the finished answer) and
 ``answer()`` is the same pipeline, collected.
@@ -8,19 +9,20 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Generator as Generator_
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from rag.citations import Citation, best_quote, cite, is_refusal, strip_markers
 from rag.config import Settings
-from rag.embedding.ollama import approx_token_count
 from rag.errors import InputError, ServiceUnavailableError
 from rag.gate import gate_for
 from rag.generation.base import Generator, Message
 from rag.prompt import REFUSAL, build_prompt, condense_messages, source_label
 from rag.rerank import CrossEncoderReranker
 from rag.retrieval import Retriever
+from rag.tokens import approx_token_count
 from rag.types import Hit, SearchFilters
 
 _EXTRACTIVE_PASSAGES = 3
@@ -50,6 +52,12 @@ class AnswerEvent:
     kind: Literal["token", "answer"]
     text: str = ""
     answer: Answer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Retrieved:
+    hits: list[Hit]
+    best_similarity: float | None
 
 
 class _Clock:
@@ -118,49 +126,71 @@ class AnswerService:
         if not question:
             raise InputError("The question is empty.")
         clock = _Clock()
-        standalone = question
-        llm_down: ServiceUnavailableError | None = None
-        if history and self._generator is not None:
-            since = time.perf_counter()
-            try:
-                rewritten = self._generator.generate(condense_messages(history, question), 128).strip()
-                standalone = rewritten.splitlines()[0].strip() if rewritten else question
-            except ServiceUnavailableError as exc:
-                if not fallback_to_passages:
-                    raise
-                llm_down = exc
+        standalone, llm_down = self._condense(question, history, fallback_to_passages, clock)
+        found = self._retrieve(standalone, top_k, filters, clock)
+        answer = self._refusal_or_passages(standalone, found, llm_down, clock)
+        if answer is None:
+            answer = yield from self._generate_and_cite(standalone, found, fallback_to_passages, clock)
+        yield AnswerEvent("answer", answer=answer)
+
+    # -- the steps, in order -------------------------------------------------------------------------
+
+    def _condense(
+        self, question: str, history: Sequence[Message], fallback: bool, clock: _Clock
+    ) -> tuple[str, ServiceUnavailableError | None]:
+        """A follow-up question rewritten to stand alone; with the LLM down (and ``fallback``), the
+        question as asked and the reason."""
+        if not history or self._generator is None:
+            return question, None
+        since = time.perf_counter()
+        try:
+            rewritten = self._generator.generate(condense_messages(history, question), 128).strip()
+            return (rewritten.splitlines()[0].strip() if rewritten else question), None
+        except ServiceUnavailableError as exc:
+            if not fallback:
+                raise
+            return question, exc
+        finally:
             clock.mark("condense_ms", since)
 
+    def _retrieve(
+        self, question: str, top_k: int | None, filters: SearchFilters | None, clock: _Clock
+    ) -> _Retrieved:
         since = time.perf_counter()
         retrieval = self._retriever.retrieve(
-            standalone, top_k or self._settings.answer_candidates, self._settings.search_mode, filters
+            question, top_k or self._settings.answer_candidates, self._settings.search_mode, filters
         )
         since = clock.mark("retrieval_ms", since)
         hits = retrieval.hits
         if self._reranker is not None and hits:
-            hits = self._reranker.rerank(standalone, hits)
+            hits = self._reranker.rerank(question, hits)
             clock.mark("rerank_ms", since)
+        return _Retrieved(hits, retrieval.best_similarity)
 
-        verdict = self._gate.decide(standalone, hits, retrieval.best_similarity)
+    def _refusal_or_passages(
+        self, question: str, found: _Retrieved, llm_down: ServiceUnavailableError | None, clock: _Clock
+    ) -> Answer | None:
+        """The answer when no model is asked: the gate refuses, no LLM is configured, or it is down."""
+        verdict = self._gate.decide(question, found.hits, found.best_similarity)
         if verdict.refuse:
-            yield self._final(
-                Answer(
-                    standalone, REFUSAL, refused=True, refusal_reason=verdict.reason, timings=clock.total()
-                )
+            return Answer(
+                question, REFUSAL, refused=True, refusal_reason=verdict.reason, timings=clock.total()
             )
-            return
-
         if self._generator is None:
             notice = "No LLM is configured (RAG_LLM=none): these are the most relevant passages."
-            yield self._final(self._extractive(standalone, hits, notice, clock))
-            return
+            return self._extractive(question, found.hits, notice, clock)
         if llm_down is not None:
-            yield self._final(self._extractive(standalone, hits, _no_llm_notice(llm_down), clock))
-            return
+            return self._extractive(question, found.hits, _no_llm_notice(llm_down), clock)
+        return None
 
+    def _generate_and_cite(
+        self, question: str, found: _Retrieved, fallback: bool, clock: _Clock
+    ) -> Generator_[AnswerEvent, None, Answer]:
+        """Stream the model's tokens as events; return the cited (or refused) answer."""
+        assert self._generator is not None
         prompt = build_prompt(
-            standalone,
-            hits,
+            question,
+            found.hits,
             context_tokens=self._settings.llm_context_tokens,
             answer_tokens=self._settings.llm_max_answer_tokens,
             count_tokens=approx_token_count,
@@ -174,44 +204,35 @@ class AnswerService:
                 pieces.append(piece)
                 yield AnswerEvent("token", text=piece)
         except ServiceUnavailableError as exc:
-            if not fallback_to_passages or pieces:
+            if not fallback or pieces:
                 raise
-            yield self._final(self._extractive(standalone, hits, _no_llm_notice(exc), clock))
-            return
+            return self._extractive(question, found.hits, _no_llm_notice(exc), clock)
         clock.mark("generation_ms", since)
+        return self._cite("".join(pieces).strip(), question, prompt.sources, clock)
 
-        text = "".join(pieces).strip()
+    def _cite(self, text: str, question: str, sources: list[Hit], clock: _Clock) -> Answer:
+        model = self._generator.name if self._generator else None
         if is_refusal(text) or not text:
-            yield self._final(
-                Answer(
-                    standalone,
-                    REFUSAL,
-                    refused=True,
-                    refusal_reason="the model found no answer in the passages it was given",
-                    model=self._generator.name,
-                    timings=clock.total(),
-                )
+            reason = "the model found no answer in the passages it was given"
+            return Answer(
+                question, REFUSAL, refused=True, refusal_reason=reason, model=model, timings=clock.total()
             )
-            return
-        cited = cite(text, prompt.sources)
+        cited = cite(text, sources)
         if cited.citations and not re.search(r"[^\W\d_]{2}", strip_markers(cited.text)):
             # Small models sometimes answer with nothing but "[1]": show what they pointed at.
-            pointed = [prompt.sources[c.n - 1] for c in cited.citations]
+            pointed = [sources[c.n - 1] for c in cited.citations]
             notice = "The model pointed at these passages without writing an answer:"
-            answer = self._extractive(standalone, pointed, notice, clock)
-            answer.model = self._generator.name
-            yield self._final(answer)
-            return
-        yield self._final(
-            Answer(
-                standalone,
-                cited.text,
-                citations=cited.citations,
-                grounded=bool(cited.citations),
-                unsupported=cited.unsupported,
-                model=self._generator.name,
-                timings=clock.total(),
-            )
+            answer = self._extractive(question, pointed, notice, clock)
+            answer.model = model
+            return answer
+        return Answer(
+            question,
+            cited.text,
+            citations=cited.citations,
+            grounded=bool(cited.citations),
+            unsupported=cited.unsupported,
+            model=model,
+            timings=clock.total(),
         )
 
     def _extractive(self, question: str, hits: list[Hit], notice: str, clock: _Clock) -> Answer:
@@ -231,10 +252,6 @@ class AnswerService:
             extractive=True,
             timings=clock.total(),
         )
-
-    @staticmethod
-    def _final(answer: Answer) -> AnswerEvent:
-        return AnswerEvent("answer", answer=answer)
 
 
 def _no_llm_notice(exc: ServiceUnavailableError) -> str:

@@ -7,14 +7,15 @@ import time, and pass it down. Every field's description is the documentation sh
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.fusion import FusionMethod
+from rag.types import ModelRef, SearchMode
 
-SearchMode = Literal["hybrid", "dense", "sparse"]
+EMBEDDER_KINDS = ("ollama", "sentence-transformers")
+LLM_KINDS = ("ollama", "openai")
 
 
 class Settings(BaseSettings):
@@ -210,20 +211,26 @@ class Settings(BaseSettings):
     @field_validator("embedder")
     @classmethod
     def _check_embedder(cls, value: str) -> str:
-        kind, sep, model = value.partition(":")
-        if not sep or not model or kind not in {"ollama", "sentence-transformers"}:
-            raise ValueError(
-                "must look like `ollama:<model>` or `sentence-transformers:<model name or path>`"
-            )
+        ModelRef.parse(value, EMBEDDER_KINDS)
         return value
 
     @field_validator("llm")
     @classmethod
     def _check_llm(cls, value: str) -> str:
-        kind, sep, model = value.partition(":")
-        if value != "none" and (not sep or not model or kind not in {"ollama", "openai"}):
-            raise ValueError("must look like `ollama:<model>`, `openai:<model>` or `none`")
+        if value != "none":
+            try:
+                ModelRef.parse(value, LLM_KINDS)
+            except ValueError as exc:
+                raise ValueError(f"{exc} or `none`") from None
         return value
+
+    @property
+    def embedder_ref(self) -> ModelRef:
+        return ModelRef.parse(self.embedder, EMBEDDER_KINDS)
+
+    @property
+    def llm_ref(self) -> ModelRef | None:
+        return None if self.llm == "none" else ModelRef.parse(self.llm, LLM_KINDS)
 
     @model_validator(mode="after")
     def _check_overlap(self) -> Settings:

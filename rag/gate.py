@@ -31,7 +31,7 @@ def min_relevance(settings: Settings, embedder_name: str) -> float:
     """RAG_MIN_RELEVANCE if set, else the value measured for this embedder."""
     if settings.min_relevance is not None:
         return settings.min_relevance
-    model = embedder_name.split(":", 1)[-1].rsplit("/", 1)[-1].lower()
+    model = embedder_name.split(":", 1)[-1].rsplit("/", 1)[-1].lower()  # as ModelRef.basename
     return _MEASURED_MIN_RELEVANCE.get(model, _FALLBACK_MIN_RELEVANCE)
 
 

@@ -9,8 +9,7 @@ from rag.embedding import Embedder
 from rag.errors import InputError
 from rag.fusion import Fusion
 from rag.store import SearchRequest, VectorStore
-from rag.store.base import SearchMode
-from rag.types import Hit, SearchFilters
+from rag.types import Hit, SearchFilters, SearchMode
 
 MAX_QUERY_CHARS = 4000
 

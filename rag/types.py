@@ -5,10 +5,37 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from rag.sparse import ANALYZER
 
 LEGACY_ANALYZER = "qdrant-bm25"
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A model setting such as ``ollama:nomic-embed-text``: who runs it, and its name there."""
+
+    kind: str
+    name: str
+
+    @classmethod
+    def parse(cls, value: str, kinds: Sequence[str]) -> ModelRef:
+        """Raises ValueError, naming the accepted forms, for anything but ``<kind>:<name>``."""
+        kind, sep, name = value.partition(":")
+        if not sep or not name or kind not in kinds:
+            forms = ", ".join(f"`{k}:<model>`" for k in kinds)
+            raise ValueError(f"must look like {forms}")
+        return cls(kind, name)
+
+    @property
+    def basename(self) -> str:
+        """The model's own name, without registry path or kind: ``all-minilm-l6-v2``."""
+        return self.name.rsplit("/", 1)[-1].lower()
+
 
 # Fixed namespace so ids are the same on every machine and every run.
 _ID_NAMESPACE = uuid.UUID("5b0f3c53-8d3e-4d0b-9a53-6f2a0c7e1d42")

@@ -10,16 +10,16 @@ __all__ = ["Embedder", "Vector", "make_embedder"]
 
 def make_embedder(settings: Settings) -> Embedder:
     """Build the embedder named by RAG_EMBEDDER. Models load lazily, on first use."""
-    kind, _, model = settings.embedder.partition(":")
-    if kind == "ollama":
+    ref = settings.embedder_ref
+    if ref.kind == "ollama":
         from rag.embedding.ollama import OllamaEmbedder
 
         return OllamaEmbedder(
-            model=model,
+            model=ref.name,
             host=settings.ollama_host,
             batch_size=settings.embed_batch_size,
             timeout_s=settings.request_timeout_s,
         )
     from rag.embedding.local import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(model=model, batch_size=settings.embed_batch_size)
+    return SentenceTransformerEmbedder(model=ref.name, batch_size=settings.embed_batch_size)

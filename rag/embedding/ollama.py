@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,17 +9,11 @@ import httpx
 
 from rag.embedding.base import PrefixMixin, Vector, uses_nomic_prefixes
 from rag.errors import EmbedderUnavailableError, ModelNotFoundError
+from rag.tokens import approx_token_count
 
 # Ollama's default context is far below nomic-embed-text's 8192 tokens and it truncates silently;
 # we ask for a window comfortably above our largest chunk instead.
 _NUM_CTX = 2048
-_TOKENISH = re.compile(r"\w+|[^\w\s]")
-
-
-def approx_token_count(text: str) -> int:
-    """WordPiece splits rare words into pieces; 1.3 pieces per word/punctuation mark is a safe bound
-    for English prose, and we have no tokenizer for a model that lives in another process."""
-    return math.ceil(len(_TOKENISH.findall(text)) * 1.3)
 
 
 class OllamaEmbedder(PrefixMixin):

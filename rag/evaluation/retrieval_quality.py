@@ -28,8 +28,7 @@ from rag.fusion import Fusion
 from rag.gate import KEYWORD_PASSAGES, keyword_share
 from rag.rerank import CrossEncoderReranker
 from rag.retrieval import Retriever, collapse_duplicates
-from rag.store.base import SearchMode
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Hit, SearchMode
 
 # Mode names as people know them -> the store's names.
 MODES: dict[str, SearchMode] = {"dense": "dense", "bm25": "sparse", "hybrid": "hybrid"}

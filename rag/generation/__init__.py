@@ -11,10 +11,11 @@ __all__ = ["Generator", "Message", "make_generator"]
 
 def make_generator(settings: Settings) -> Generator | None:
     """The generator named by RAG_LLM, or None for `RAG_LLM=none` (extractive answers only)."""
-    kind, _, model = settings.llm.partition(":")
-    if kind == "none":
+    ref = settings.llm_ref
+    if ref is None:
         return None
-    if kind == "ollama":
+    model = ref.name
+    if ref.kind == "ollama":
         from rag.generation.ollama import OllamaGenerator
 
         return OllamaGenerator(

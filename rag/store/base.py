@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from rag.types import Chunk, Hit, SearchFilters, StoreSpec
+from rag.types import Chunk, Hit, SearchFilters, SearchMode, StoreSpec
 
-SearchMode = Literal["hybrid", "dense", "sparse"]
 DENSE = "dense"
 SPARSE = "sparse"
 # Payload fields with an index: the ones we filter and facet by.

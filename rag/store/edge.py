@@ -85,14 +85,16 @@ class EdgeStore:
             self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
         # The meta file is written last: a shard without it is an interrupted creation, redone next time.
         tmp = self._meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(
+        tmp.write_text(
+            json.dumps(
                 {
                     "embedder": spec.embedder,
                     "dimension": spec.dimension,
                     "analyzer": spec.analyzer,
                     "schema": 1,
                 }
-            ))
+            )
+        )
         tmp.replace(self._meta_path)
         self.spec = spec
 

@@ -183,7 +183,6 @@ class ServerStore:
         self._client.close()
 
 
-
 def _sparse(vector: bm25.SparseVector) -> qm.SparseVector:
     return qm.SparseVector(indices=vector.indices, values=vector.values)
 

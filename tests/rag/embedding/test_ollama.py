@@ -9,8 +9,9 @@ from support.ollama_server import EMBED_DIM, OllamaProtocolServer
 
 from rag.config import Settings
 from rag.embedding import make_embedder
-from rag.embedding.ollama import OllamaEmbedder, approx_token_count
+from rag.embedding.ollama import OllamaEmbedder
 from rag.errors import EmbedderUnavailableError, ModelNotFoundError
+from rag.tokens import approx_token_count
 
 
 def test_documents_and_queries_get_nomic_prefixes_in_batches(ollama_server: OllamaProtocolServer) -> None:
