@@ -39,6 +39,33 @@ class CountingEmbedder(ForwardingEmbedder):
         return self.inner.embed_query(text)
 
 
+# The fast tier (`pytest -m "not slow"`) loads no model. A test that uses one of these fixtures runs a
+# real model (MiniLM, the 0.5B LLM) or a CLI that loads one, and is marked slow here; any other test
+# that loads a model fails (see `_fast_tier_loads_no_model`), so the tier stays honest.
+MODEL_FIXTURES = frozenset(
+    {"minilm", "embedder", "sample_kb", "llm_server", "rag_env", "app", "api_settings", "live_url"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_loads_no_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("slow") is not None:
+        return
+
+    def refuse(path: str) -> None:
+        raise AssertionError(
+            f"this test loads a model ({path}) but is not marked slow: mark it, or use tests/support/fakes.py"
+        )
+
+    monkeypatch.setattr("rag.embedding.local._load", refuse)
+
+
 @pytest.fixture(scope="session")
 def minilm() -> SentenceTransformerEmbedder:
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")

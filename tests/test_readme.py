@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +27,7 @@ def test_set_up_section_has_exactly_two_commands_and_ci_runs_the_test_one() -> N
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # `rag serve` in a subprocess loads MiniLM
 def test_curl_examples_work_as_written_against_rag_serve(tmp_path: Path) -> None:
     """Start `rag serve` the README's way and run each curl line of the REST API section."""
     import json

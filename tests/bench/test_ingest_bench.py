@@ -21,6 +21,7 @@ def test_generated_corpus_has_every_format_and_parses(tmp_path: Path) -> None:
     assert (tmp_path / "again" / files[0].name).read_bytes() == files[0].read_bytes() == again[0].read_bytes()
 
 
+@pytest.mark.slow  # embeds with MiniLM
 def test_product_and_naive_runs_ingest_the_same_chunks(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
