@@ -4,9 +4,10 @@ No Ollama can be installed where the tests run, so this plays the far side of
 the protocol while our real client code runs unmodified against it. Shapes,
 status codes and error texts follow Ollama's own source (v0.12.0, unchanged on
 current main): ``server/routes.go`` for handlers and errors, ``api/types.go``
-for JSON field names and ``omitempty`` rules, ``server/images.go`` for the pull
-status sequence. Only the model output is fake: embeddings come from a
-hashing bag-of-words and chat replies from a callback.
+for JSON field names and ``omitempty`` rules. Only the three endpoints the
+product calls are served: ``/api/embed`` (OllamaEmbedder), ``/api/chat`` and
+``/api/show`` (OllamaGenerator). Only the model output is fake: embeddings come
+from a hashing bag-of-words and chat replies from a callback.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,7 +47,7 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class _Model:
-    name: str  # display form, always with a tag, as /api/tags shows it
+    name: str  # display form, always with a tag
     modified_ns: int
     digest: str
     size: int
@@ -244,13 +245,11 @@ class OllamaProtocolServer:
         respond: RespondFn = lambda messages: DEFAULT_REPLY,
         cut_stream_after: int | None = None,
         token_delay_s: float = 0.0,
-        version: str = "0.12.0",
     ) -> None:
         self.embed = embed
         self.respond = respond
         self.cut_stream_after = cut_stream_after
         self.token_delay_s = token_delay_s
-        self.version = version
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._models: dict[str, _Model] = {}
@@ -258,14 +257,11 @@ class OllamaProtocolServer:
             self._add_model(name)
         self._get_routes: dict[str, Callable[[_Handler], None]] = {
             "/": lambda h: h.send(200, b"Ollama is running", "text/plain; charset=utf-8"),
-            "/api/version": lambda h: h.send_json(200, {"version": self.version}),
-            "/api/tags": self._tags,
         }
         self._post_routes: dict[str, Callable[[_Handler, JSONDict], None]] = {
             "/api/show": self._show,
             "/api/embed": self._embed,
             "/api/chat": self._chat,
-            "/api/pull": self._pull,
         }
         self._httpd = _HTTPServer(self)
         # A short poll interval keeps close() (which waits for one poll) fast.
@@ -357,7 +353,6 @@ class OllamaProtocolServer:
                 "/api/show": "ShowRequest",
                 "/api/embed": "EmbedRequest",
                 "/api/chat": "ChatRequest",
-                "/api/pull": "PullRequest",
             }.get(path, "")
             msg = f"json: cannot unmarshal {_go_kind(body)} into Go value of type api.{go_type}"
             return body, _ApiError(400, msg)
@@ -372,28 +367,6 @@ class OllamaProtocolServer:
         return model
 
     # -- endpoints -----------------------------------------------------------
-
-    def _tags(self, h: _Handler) -> None:
-        with self._lock:
-            models = list(self._models.values())
-        # Ollama lists the most recently modified first.
-        models.sort(key=lambda m: m.modified_ns, reverse=True)
-        h.send_json(
-            200,
-            {
-                "models": [
-                    {
-                        "name": m.name,
-                        "model": m.name,
-                        "modified_at": _go_time(m.modified_ns),
-                        "size": m.size,
-                        "digest": m.digest,
-                        "details": self._details(m),
-                    }
-                    for m in models
-                ]
-            },
-        )
 
     @staticmethod
     def _details(m: _Model) -> JSONDict:
@@ -566,31 +539,4 @@ class OllamaProtocolServer:
             h.abort()
             return
         h.stream_line(final(""))
-        h.end_stream()
-
-    def _pull(self, h: _Handler, body: JSONDict) -> None:
-        name = body.get("model") or body.get("name")
-        if not isinstance(name, str) or not _is_valid_name(name):
-            raise _ApiError(400, "invalid model name")
-        digest = "sha256:" + hashlib.sha256(_canonical(name).encode()).hexdigest()
-        total = int(digest[7:14], 16)
-
-        def progress() -> Iterator[JSONDict]:
-            # The sequence PullModel reports (server/images.go), one layer here.
-            yield {"status": "pulling manifest"}
-            yield {"status": f"pulling {digest[7:19]}", "digest": digest, "total": total}
-            yield {"status": f"pulling {digest[7:19]}", "digest": digest, "total": total, "completed": total}
-            yield {"status": "verifying sha256 digest"}
-            yield {"status": "writing manifest"}
-            self._add_model(name)
-            yield {"status": "success"}
-
-        if body.get("stream") is False:
-            *_, last = progress()
-            h.send_json(200, last, content_type="application/json")
-            return
-        h.start_stream()
-        for status in progress():
-            time.sleep(self.token_delay_s)
-            h.stream_line(status)
         h.end_stream()
