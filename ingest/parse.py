@@ -39,6 +39,8 @@ FILE_TYPES: dict[str, str] = {
 PIPELINE_VERSION = 3
 _OOXML = {"docx": "Word", "pptx": "PowerPoint", "xlsx": "Excel"}
 _TEXT_TYPES = {"csv", "tsv", "html", "md", "txt", "eml"}
+# unstructured's PDF code imports these; the `offline` extra installs them (see pyproject.toml).
+_PDF_MODULES = {"unstructured_inference", "unstructured_pytesseract"}
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
 
 
@@ -76,6 +78,14 @@ def parse_file(path: Path) -> ParsedDocument:
         elements = _partition(path, file_type)
     except DocumentError:
         raise
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in _PDF_MODULES:
+            raise DocumentError(
+                f"Reading PDFs needs the package {exc.name.split('.')[0].replace('_', '-')}, which is not "
+                "installed: install private-rag with the `offline` extra, or add it with `pip install "
+                "--no-deps unstructured-inference==1.6.14 unstructured-pytesseract==0.3.15`."
+            ) from exc
+        raise DocumentError(f"Could not read this {file_type.upper()} file: {_short(exc)}") from exc
     except Exception as exc:  # unstructured and its parsers raise anything from KeyError to zlib.error
         raise DocumentError(f"Could not read this {file_type.upper()} file: {_short(exc)}") from exc
     blocks = _blocks_for(path, file_type, elements)

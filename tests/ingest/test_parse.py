@@ -6,6 +6,8 @@ Every input is built here, in ``tmp_path``, with the libraries that write those 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import docx
@@ -658,3 +660,25 @@ def test_utf16_text_file_is_text(tmp_path: Path) -> None:
     path.write_bytes("Saved by Notepad as Unicode.".encode("utf-16"))
 
     assert texts(parse_file(path).blocks) == ["Saved by Notepad as Unicode."]
+
+
+def test_a_missing_pdf_dependency_says_how_to_install_it(tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "report.pdf", [[(20, "Quarterly report.")]])
+    # What an install without the `offline` extra sees, in a fresh interpreter (unstructured caches its
+    # PDF modules): unstructured-inference cannot be imported.
+    script = (
+        "import sys; sys.modules['unstructured_inference'] = None\n"
+        "from pathlib import Path\n"
+        "from ingest.parse import parse_file\n"
+        "from rag.errors import DocumentError\n"
+        "try:\n"
+        f"    parse_file(Path({str(path)!r}))\n"
+        "except DocumentError as exc:\n"
+        "    print(exc.message)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unstructured-inference" in result.stdout and "`offline` extra" in result.stdout
