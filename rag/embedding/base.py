@@ -42,8 +42,8 @@ class Embedder(Protocol):
 
 
 class ForwardingEmbedder:
-    """An embedder that passes every call to another one; subclasses override what they observe
-    (the tests count calls, the benchmarks time them)."""
+    """An embedder that passes every call to another one; subclasses override what they change or
+    observe (rag eval's embedding cache; the tests count calls and the benchmarks time them)."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
