@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.parse import file_type_of
@@ -36,11 +37,55 @@ def is_candidate(path: Path) -> bool:
     return not is_ignored(path) and file_type_of(path) is not None
 
 
-def walk(root: Path, exclude: Path | None = None) -> Iterator[tuple[Path, bool]]:
-    """Every non-hidden file below ``root`` with whether it is a supported document, in a stable order.
-    ``exclude`` (our own data dir, when it sits inside an ingested folder) is never entered."""
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A file met while walking a folder: a supported document or not, or a reason it is not read."""
+
+    path: Path
+    supported: bool
+    problem: str | None = None  # reported in the ingest report's `failed`
+
+
+def safe_resolve(path: Path) -> Path | None:
+    """The real path, or None for a broken link or a link loop (Path.resolve raises on a loop)."""
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+
+
+def refusal(path: Path, root: Path) -> str | None:
+    """Why a file found under ``root`` (resolved) must not be read, or None. Whoever can drop a file
+    into a watched folder must not be able to make the service read what lies outside it."""
+    if path.is_symlink():
+        target = safe_resolve(path)
+        if target is None:
+            return "A broken link or a link loop: not followed."
+        if not target.is_relative_to(root):
+            return "A link to outside the folder: not followed."
+    if not os.access(path, os.R_OK):
+        return "Permission denied: the service's user cannot read this file."
+    return None
+
+
+def walk(root: Path, exclude: Path | None = None) -> Iterator[Found]:
+    """Every non-hidden regular file below ``root``, in a stable order, with whether it is a supported
+    document. Links are followed only within ``root``; FIFOs, devices and sockets are never opened (not
+    regular files, so not yielded); an unreadable folder is reported. ``exclude`` (our own data dir, when
+    it sits inside an ingested folder) is never entered."""
+    real_root = safe_resolve(root) or root.absolute()
     excluded = exclude.resolve() if exclude else None
-    for directory, dirnames, filenames in os.walk(root):
+    unreadable: list[OSError] = []
+    for directory, dirnames, filenames in os.walk(root, onerror=unreadable.append):
+        while unreadable:
+            error = unreadable.pop()
+            yield Found(Path(error.filename), False, "Permission denied: this folder cannot be read.")
+        for name in dirnames:  # os.walk lists linked folders but does not enter them
+            link = Path(directory, name)
+            if not name.startswith(".") and link.is_symlink():
+                target = safe_resolve(link)
+                if target is None or not target.is_relative_to(real_root):
+                    yield Found(link, False, "A link to outside the folder (or a broken link): not followed.")
         dirnames[:] = sorted(
             d
             for d in dirnames
@@ -48,5 +93,12 @@ def walk(root: Path, exclude: Path | None = None) -> Iterator[tuple[Path, bool]]
         )
         for name in sorted(filenames):
             path = Path(directory, name)
-            if not is_ignored(path) and path.is_file():
-                yield path, file_type_of(path) is not None
+            if is_ignored(path):
+                continue
+            problem = refusal(path, real_root)
+            if problem is not None:
+                yield Found(path, False, problem)
+            elif path.is_file():
+                yield Found(path, file_type_of(path) is not None)
+    for error in unreadable:
+        yield Found(Path(error.filename), False, "Permission denied: this folder cannot be read.")

@@ -214,9 +214,11 @@ class IngestService:
             path = path.expanduser()
             if path.is_dir():
                 existing_roots.append(path)
-                for file, supported in walk(path, exclude=exclude or self.kb.settings.data_dir):
-                    if supported:
-                        files.append(file)
+                for found in walk(path, exclude=exclude or self.kb.settings.data_dir):
+                    if found.problem is not None:
+                        report.failed.append({"path": str(found.path), "error": found.problem})
+                    elif found.supported:
+                        files.append(found.path)
                     else:
                         report.skipped += 1
             elif path.is_file():

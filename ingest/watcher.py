@@ -22,7 +22,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from ingest.discover import is_candidate
+from ingest.discover import is_candidate, safe_resolve
 from ingest.service import IngestService, Outcome, source_of
 from rag.errors import DocumentError, RagError
 
@@ -143,13 +143,16 @@ class FolderWatcher:
                 self.schedule(Path(directory, name))
 
     def _ignored(self, path: Path) -> bool:
+        """Outside the folder (also through a link), hidden, in the data dir, or not a document. A link
+        to outside, a broken link or a loop is left alone here and reported by the next reconcile."""
         try:
-            relative = path.resolve().relative_to(self.root)
-        except ValueError:
+            real = path.resolve()  # not strict: a deleted file still maps to where it was
+        except (OSError, RuntimeError):  # a link loop
             return True
-        if self._exclude is not None and (
-            path.resolve() == self._exclude or self._exclude in path.resolve().parents
-        ):
+        if (path.is_symlink() and safe_resolve(path) is None) or not real.is_relative_to(self.root):
+            return True
+        relative = real.relative_to(self.root)
+        if self._exclude is not None and (real == self._exclude or self._exclude in real.parents):
             return True
         return any(part.startswith(".") for part in relative.parts[:-1]) or not is_candidate(path)
 

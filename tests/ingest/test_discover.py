@@ -1,0 +1,79 @@
+"""Walking a folder: only regular files inside it are read; links out of it, broken links, loops and
+special files are not, and say why (issue 13: a link in a watched folder made a secret searchable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.discover import Found, walk
+
+
+@pytest.fixture(name="tree")
+def tree_fixture(tmp_path: Path) -> Path:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "salaries.txt").write_text("The CEO earns 1.2 million.")
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.md").write_text("# A\n\nText.")
+    (root / "sub" / "b.txt").write_text("Text.")
+    (root / "notes.bin").write_bytes(b"\x00\x01")
+    (root / "~$lock.docx").write_text("editor lock file")
+    (root / "inside-link.txt").symlink_to(root / "sub" / "b.txt")
+    (root / "secret-link.txt").symlink_to(secret / "salaries.txt")
+    (root / "secret-folder").symlink_to(secret, target_is_directory=True)
+    (root / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+    (root / "loop1.txt").symlink_to(root / "loop2.txt")
+    (root / "loop2.txt").symlink_to(root / "loop1.txt")
+    os.mkfifo(root / "pipe.txt")
+    return root
+
+
+def by_name(found: list[Found]) -> dict[str, Found]:
+    return {f.path.name: f for f in found}
+
+
+def test_only_regular_files_inside_the_folder_are_read(tree: Path) -> None:
+    found = by_name(list(walk(tree)))
+    readable = sorted(name for name, f in found.items() if f.problem is None)
+    assert readable == ["a.md", "b.txt", "inside-link.txt", "notes.bin"]
+    assert found["notes.bin"].supported is False and found["a.md"].supported is True
+    assert "pipe.txt" not in found and "~$lock.docx" not in found  # a FIFO is never opened
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("secret-link.txt", "A link to outside the folder: not followed."),
+        ("secret-folder", "A link to outside the folder (or a broken link): not followed."),
+        ("broken.txt", "A broken link or a link loop: not followed."),
+        ("loop1.txt", "A broken link or a link loop: not followed."),
+        ("loop2.txt", "A broken link or a link loop: not followed."),
+    ],
+)
+def test_links_out_broken_and_looping_are_reported_not_followed(tree: Path, name: str, reason: str) -> None:
+    found = by_name(list(walk(tree)))
+    assert found[name].problem == reason
+
+
+def test_nothing_of_the_secret_is_ever_yielded_as_readable(tree: Path) -> None:
+    secret = (tree.parent / "secret").resolve()
+    for found in walk(tree):
+        if found.problem is None:
+            assert not found.path.resolve().is_relative_to(secret)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_files_and_folders_are_reported(tree: Path) -> None:
+    (tree / "a.md").chmod(0)
+    (tree / "sub").chmod(0)
+    try:
+        found = by_name(list(walk(tree)))
+        assert found["a.md"].problem == "Permission denied: the service's user cannot read this file."
+        assert found["sub"].problem == "Permission denied: this folder cannot be read."
+    finally:
+        (tree / "sub").chmod(0o755)
+        (tree / "a.md").chmod(0o644)
