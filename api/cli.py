@@ -506,6 +506,7 @@ def serve(host: str | None, port: int | None, watch_dir: Path | None) -> None:
 
     from api.app import create_app
     from api.auth import check_auth_policy
+    from api.observability import configure_server_logging
 
     settings = load_settings()
     if watch_dir is not None:
@@ -513,6 +514,7 @@ def serve(host: str | None, port: int | None, watch_dir: Path | None) -> None:
     host = host or settings.host
     port = port or settings.port
     check_auth_policy(settings, host)
+    configure_server_logging(debug=os.environ.get("RAG_DEBUG", "") not in ("", "0"))
     app = create_app(settings)
     click.echo(f"private-rag API on http://{host}:{port} (docs at /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

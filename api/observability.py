@@ -14,6 +14,12 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+access_log = logging.getLogger("rag.access")
+
+# Metric labels come from fixed sets: a made-up HTTP method (or, before routing, a made-up path) must
+# not add a time series, or anyone could grow the server's memory without an API key.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 
 class RequestIdFilter(logging.Filter):
@@ -81,6 +87,25 @@ class RequestContextMiddleware:
         finally:
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
-            self._metrics.requests.labels(scope["method"], label, str(status)).inc()
-            self._metrics.latency.labels(label).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            elapsed = time.perf_counter() - started
+            self._metrics.requests.labels(method, label, str(status)).inc()
+            self._metrics.latency.labels(label).observe(elapsed)
+            access_log.info("%s %s %d %.0f ms", method, printable(scope["path"]), status, elapsed * 1000)
             request_id_var.reset(token)
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """Control characters escaped (no terminal escape sequence reaches a log reader), length capped."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return shown + ("..." if len(text) > limit else "")
+
+
+def configure_server_logging(debug: bool) -> None:
+    """`rag serve`: every line carries the request id it belongs to, and every request is logged once
+    (logger ``rag.access``)."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format=LOG_FORMAT, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RequestIdFilter())
+    for name in ("rag.access", "rag.api"):
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.INFO)
