@@ -9,9 +9,60 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
 from rag.config import Settings
-from rag.errors import AuthenticationError, ConfigError
+from rag.errors import (
+    AuthenticationError,
+    ConfigError,
+    CrossSiteRequestError,
+    HostNotAllowedError,
+    RagError,
+)
 
 OPEN_PATHS = frozenset({"/health"})
+
+
+class HostCheckMiddleware:
+    """Answers only to the allowed Host names and, with API keys off, refuses state-changing requests
+    that a browser sends from another site (their Origin names a host that is not allowed)."""
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str], check_origin: bool) -> None:
+        self._app = app
+        self._allowed = allowed
+        self._check_origin = check_origin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        host = host_name(headers.get(b"host", b"").decode("latin-1"))
+        error: RagError | None = None
+        if host not in self._allowed:
+            error = HostNotAllowedError(
+                f"This server does not answer to the host name {host or '(none)'!r}: add it to "
+                "RAG_ALLOWED_HOSTS if it is yours."
+            )
+        elif self._check_origin and scope["method"] not in SAFE_METHODS:
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            if origin and host_name(origin.split("://", 1)[-1]) not in self._allowed:
+                error = CrossSiteRequestError(
+                    "Refusing a request from another web site: with RAG_AUTH_DISABLED=true only pages "
+                    "served from an allowed host may change the knowledge base."
+                )
+        if error is not None:
+            await error_response(error)(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def host_name(value: str) -> str:
+    """``Host``/``Origin`` authority without port or brackets, lower-cased: ``[::1]:8000`` -> ``::1``."""
+    value = value.strip().lower().split("/", 1)[0]
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
 def check_auth_policy(settings: Settings, host: str | None = None) -> list[str]:

@@ -18,6 +18,8 @@ log = logging.getLogger("rag.api")
 # Most specific first: the first matching class decides.
 STATUS_BY_ERROR: list[tuple[type[e.RagError], int]] = [
     (e.AuthenticationError, 401),
+    (e.HostNotAllowedError, 400),
+    (e.CrossSiteRequestError, 403),
     (e.NotFoundError, 404),
     (e.PayloadTooLargeError, 413),
     (e.UnsupportedFileError, 415),

@@ -165,6 +165,12 @@ class Settings(BaseSettings):
         description="Turn API-key checks off, for local use only: the server refuses to start like this on "
         "an address other than loopback.",
     )
+    allowed_hosts: str = Field(
+        default="",
+        description="Host names the REST API answers to, comma-separated; `*` for any. Empty: any host "
+        "when API keys are required, and only localhost, 127.0.0.1 and ::1 with RAG_AUTH_DISABLED=true, so "
+        "that a web page cannot reach the API through DNS rebinding.",
+    )
     max_upload_mb: int = Field(default=50, ge=1, le=4096, description="Largest file accepted by upload.")
     max_concurrent_answers: int = Field(
         default=2, ge=1, le=256, description="Answers generated at the same time (the LLM is the bottleneck)."
@@ -253,6 +259,13 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise ConfigError(f"Cannot read RAG_API_KEYS_FILE {self.api_keys_file}: {exc}") from exc
         return [k.strip() for k in keys if k.strip() and not k.strip().startswith("#")]
+
+    def allowed_host_names(self) -> frozenset[str] | None:
+        """The Host names to accept, or None for any."""
+        names = {h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()}
+        if "*" in names or (not names and not self.auth_disabled):
+            return None
+        return frozenset(names or {"localhost", "127.0.0.1", "::1"})
 
     @property
     def uploads_dir(self) -> Path:

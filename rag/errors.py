@@ -87,6 +87,19 @@ class PayloadTooLargeError(InputError):
     code = "payload_too_large"
 
 
+class HostNotAllowedError(RagError):
+    """A request for a host name the server does not answer to (DNS rebinding, or a missing entry in
+    RAG_ALLOWED_HOSTS)."""
+
+    code = "host_not_allowed"
+
+
+class CrossSiteRequestError(RagError):
+    """A browser request from another site that would change the knowledge base with no API key."""
+
+    code = "cross_site_request"
+
+
 class TooBusyError(RagError):
     """More answers are running and waiting than the server accepts; try again after ``retry_after_s``."""
 

@@ -90,7 +90,7 @@ def test_cli_json_is_unchanged(cli_env: Path, tmp_path: Path) -> None:
 def test_http_bodies_are_unchanged(settings: Settings, minilm: SentenceTransformerEmbedder) -> None:
     app = create_app(settings.model_copy(update={"llm": "none", "auth_disabled": True}), embedder=minilm)
     outputs: dict[str, Any] = {}
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         for name in ("expense_policy.md", "employee_handbook.pdf", "product_spec_kite_v3.docx"):
             with (SAMPLE_DOCS / name).open("rb") as handle:
                 response = client.post("/v1/documents", files={"file": (name, handle.read())})

@@ -164,7 +164,7 @@ def test_keys_come_from_the_comma_list_and_the_keys_file(
     configured = settings.model_copy(
         update={"api_keys": SecretStr("alpha-key, beta-key,"), "api_keys_file": keys_file, "llm": "none"}
     )
-    with TestClient(create_app(configured, embedder=minilm)) as http:
+    with TestClient(create_app(configured, embedder=minilm), base_url="http://localhost") as http:
         status = {
             key: http.get("/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code
             for key in ("alpha-key", "beta-key", "gamma-key", "delta-key", "# team keys", "", "alpha-key,")
@@ -186,7 +186,7 @@ def test_keys_file_alone_is_enough(
     keys_file = tmp_path / "keys.txt"
     keys_file.write_text("only-key\n", encoding="utf-8")
     configured = settings.model_copy(update={"api_keys": None, "api_keys_file": keys_file, "llm": "none"})
-    with TestClient(create_app(configured, embedder=minilm)) as http:
+    with TestClient(create_app(configured, embedder=minilm), base_url="http://localhost") as http:
         assert http.get("/v1/models", headers={"Authorization": "Bearer only-key"}).status_code == 200
         assert http.get("/v1/models", headers=AUTH).status_code == 401
 
@@ -211,7 +211,7 @@ def test_no_keys_and_auth_not_disabled_refuses_to_build_the_app(settings: Settin
 
 def test_auth_disabled_serves_without_a_key(settings: Settings, minilm: SentenceTransformerEmbedder) -> None:
     configured = settings.model_copy(update={"api_keys": None, "auth_disabled": True, "llm": "none"})
-    with TestClient(create_app(configured, embedder=minilm)) as http:
+    with TestClient(create_app(configured, embedder=minilm), base_url="http://localhost") as http:
         models = http.get("/v1/models")
         assert models.status_code == 200
         assert [m["id"] for m in models.json()["data"]] == ["private-rag"]
