@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.auth import ApiKeyMiddleware, HostCheckMiddleware, check_auth_policy
+from api.body_limit import BodyLimitMiddleware
 from api.observability import Metrics, RequestContextMiddleware, RequestIdFilter
 from api.routes import documents, health, openai_compat, query, search
 from api.services import Services, open_services
@@ -52,6 +53,7 @@ def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastA
     allowed = settings.allowed_host_names()
     if allowed is not None:
         app.add_middleware(HostCheckMiddleware, allowed=allowed, check_origin=settings.auth_disabled)
+    app.add_middleware(BodyLimitMiddleware, max_upload_mb=settings.max_upload_mb)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     _document_bearer_auth(app, enabled=not settings.auth_disabled)
     _add_request_ids_to_logs()

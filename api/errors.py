@@ -72,7 +72,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: e.PayloadTooLargeError.code}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
