@@ -13,6 +13,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag.labels import printable
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("rag.access")
 
@@ -91,14 +93,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             self._metrics.requests.labels(method, label, str(status)).inc()
             self._metrics.latency.labels(label).observe(elapsed)
-            access_log.info("%s %s %d %.0f ms", method, printable(scope["path"]), status, elapsed * 1000)
+            path = printable(scope["path"], limit=200)
+            access_log.info("%s %s %d %.0f ms", method, path, status, elapsed * 1000)
             request_id_var.reset(token)
-
-
-def printable(text: str, limit: int = 200) -> str:
-    """Control characters escaped (no terminal escape sequence reaches a log reader), length capped."""
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
-    return shown + ("..." if len(text) > limit else "")
 
 
 def configure_server_logging(debug: bool) -> None:

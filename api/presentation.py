@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rag.labels import printable
 from rag.types import DocumentRecord, Hit
 
 
@@ -34,8 +35,10 @@ def document_json(record: DocumentRecord) -> dict[str, Any]:
 
 
 def display_source(source: str) -> str:
-    """A path as a person at this terminal would type it: relative to here when it is below here."""
+    """A path as a person at this terminal would type it (relative to here when it is below here), with
+    control characters escaped: a file name must not send escape sequences to the terminal."""
     try:
-        return str(Path(source).relative_to(Path.cwd()))
+        shown = str(Path(source).relative_to(Path.cwd()))
     except ValueError:
-        return source
+        shown = source
+    return printable(shown)

@@ -74,18 +74,18 @@ def timed_parsing(clock: Stopwatch) -> Iterator[None]:
     """Time the parser and the chunker where the ingest service calls them."""
     import ingest.service as service
 
-    parse, chunk = service.parse_file, service.chunk_document  # type: ignore[attr-defined]
+    parse, chunk = service.IngestService.parse, service.chunk_document  # type: ignore[attr-defined]
 
-    def timed_parse(path: Path) -> Any:
+    def timed_parse(self: Any, path: Path) -> Any:
         with clock.stage("parse"):
-            return parse(path)
+            return parse(self, path)
 
     def timed_chunk(*args: Any, **kwargs: Any) -> Any:
         with clock.stage("chunk"):
             return chunk(*args, **kwargs)
 
     with (
-        patch.object(service, "parse_file", timed_parse),
+        patch.object(service.IngestService, "parse", timed_parse),
         patch.object(service, "chunk_document", timed_chunk),
     ):
         yield

@@ -7,6 +7,7 @@ never mixes two sections, two pages or two documents, and a citation's page is e
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,6 +19,10 @@ from rag.embedding import Embedder
 from rag.types import Chunk, chunk_id
 
 _SEPARATOR = "\n\n"
+# A run of this many characters without white space is no word (a base64 blob, a minified line): it is
+# cut into pieces of _PIECE characters, or the splitter would measure it one character at a time.
+_LONG_RUN = re.compile(r"\S{500,}")
+_PIECE = 100
 # Room for the model's special tokens and the "search_document: " prefix.
 _RESERVED_TOKENS = 12
 
@@ -95,4 +100,10 @@ def _split_section(blocks: list[Block], budget: int, policy: ChunkingPolicy) -> 
         keep_separator="end",
         strip_whitespace=True,
     )
-    return splitter.split_text(_SEPARATOR.join(block.text for block in blocks))
+    text = _SEPARATOR.join(block.text for block in blocks)
+    return splitter.split_text(_LONG_RUN.sub(_cut, text) if _LONG_RUN.search(text) else text)
+
+
+def _cut(run: re.Match[str]) -> str:
+    word = run.group(0)
+    return " ".join(word[i : i + _PIECE] for i in range(0, len(word), _PIECE))

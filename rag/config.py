@@ -172,6 +172,29 @@ class Settings(BaseSettings):
         "that a web page cannot reach the API through DNS rebinding.",
     )
     max_upload_mb: int = Field(default=50, ge=1, le=4096, description="Largest file accepted by upload.")
+    max_file_mb: int = Field(
+        default=200,
+        ge=1,
+        description="Largest file ingested from a folder or the watcher; a larger one is reported as failed.",
+    )
+    max_file_chunks: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most chunks one file may make (a 1M-row spreadsheet makes over 100,000); a file that "
+        "would make more is reported as failed.",
+    )
+    file_timeout_s: float = Field(
+        default=300,
+        gt=0,
+        description="Longest time reading one file may take (parsing runs in a child process); a file that "
+        "takes longer is reported as failed and the batch goes on.",
+    )
+    max_parse_memory_mb: int = Field(
+        default=3072,
+        ge=256,
+        description="Most memory the process reading one file may use; a file that needs more is reported "
+        "as failed.",
+    )
     max_concurrent_answers: int = Field(
         default=2, ge=1, le=256, description="Answers generated at the same time (the LLM is the bottleneck)."
     )

@@ -18,3 +18,12 @@ def place(name: str, page: int | None, section: str | None = None, *, section_pr
     if section:
         parts.append(f"{section_prefix}{section}")
     return ", ".join(parts)
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` safe to show on a terminal or in a log: control characters (an ANSI escape in a file
+    name) and bytes that are not UTF-8 escaped, optionally cut to ``limit`` characters."""
+    cut = text if limit is None else text[:limit]
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
+    return shown + ("..." if limit is not None and len(text) > limit else "")

@@ -14,8 +14,9 @@ from pydantic import SecretStr
 from support.fakes import HashingEmbedder
 
 from api.app import create_app
-from api.observability import LOG_FORMAT, METHODS, RequestIdFilter, printable
+from api.observability import LOG_FORMAT, METHODS, RequestIdFilter
 from rag.config import Settings
+from rag.labels import printable
 
 
 class Lines(logging.Handler):
@@ -80,7 +81,8 @@ def test_made_up_methods_and_paths_add_no_metric_series(client: TestClient) -> N
 
 def test_control_characters_in_logged_paths_are_escaped() -> None:
     assert printable("/v1/\x1b]0;owned\x07docs") == "/v1/\\x1b]0;owned\\x07docs"
-    assert printable("x" * 300).endswith("...") and len(printable("x" * 300)) == 203
+    assert printable("x" * 300, limit=200).endswith("...") and len(printable("x" * 300, limit=200)) == 203
+    assert printable("caf\udce9.txt") == "caf\\udce9.txt"  # a name that is not UTF-8
 
 
 # -- host names and cross-site requests (DNS rebinding) ----------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 from ingest.chunk import ChunkingPolicy, chunk_document
@@ -265,3 +266,20 @@ def test_overlap_is_capped_at_a_quarter_of_the_budget() -> None:
 
     assert [len(shared) for shared in _shared_words(chunks)] == [9, 9, 9]
     assert all(count_words(c.text) <= 37 for c in chunks)
+
+
+def test_a_huge_run_without_white_space_is_cut_not_measured_per_character() -> None:
+    # 1 MB of hex on one line, no two pieces alike (repeated chunks of one document are dropped)
+    blob = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(32_768))
+    calls = 0
+
+    def count(text: str) -> int:
+        nonlocal calls
+        calls += 1
+        return len(text.split())
+
+    policy = ChunkingPolicy(chunk_tokens=256, overlap_tokens=0, max_model_tokens=512, count_tokens=count)
+    doc = ParsedDocument("blob", "txt", [Block(blob)])
+    chunks = chunk_document(doc, doc_id="d", source="s", sha256="h", policy=policy)
+    assert "".join(c.text.replace(" ", "") for c in chunks) == blob
+    assert calls < 100_000  # one call per character would be over a million

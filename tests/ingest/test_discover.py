@@ -39,9 +39,10 @@ def by_name(found: list[Found]) -> dict[str, Found]:
 def test_only_regular_files_inside_the_folder_are_read(tree: Path) -> None:
     found = by_name(list(walk(tree)))
     readable = sorted(name for name, f in found.items() if f.problem is None)
-    assert readable == ["a.md", "b.txt", "inside-link.txt", "notes.bin"]
+    assert readable == ["a.md", "b.txt", "inside-link.txt", "notes.bin", "pipe.txt"]
     assert found["notes.bin"].supported is False and found["a.md"].supported is True
-    assert "pipe.txt" not in found and "~$lock.docx" not in found  # a FIFO is never opened
+    assert found["pipe.txt"] == Found(tree / "pipe.txt", False)  # skipped: a FIFO is never opened
+    assert "~$lock.docx" not in found
 
 
 @pytest.mark.parametrize(
@@ -77,3 +78,10 @@ def test_unreadable_files_and_folders_are_reported(tree: Path) -> None:
     finally:
         (tree / "sub").chmod(0o755)
         (tree / "a.md").chmod(0o644)
+
+
+def test_a_name_that_is_not_utf8_is_reported_with_what_to_do(tmp_path: Path) -> None:
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.txt"), "wb") as handle:
+        handle.write(b"Menu: soup.")
+    [found] = walk(tmp_path)
+    assert found.problem == "The file name is not valid UTF-8: rename the file to ingest it."

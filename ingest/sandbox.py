@@ -1,0 +1,173 @@
+"""Parse files in a child process with a time and a memory budget, so that a slow or huge file (a
+Markdown file the parser is superlinear on, an XML bomb, a gigantic spreadsheet) is reported as a
+failed file and the batch, the watcher or the upload goes on.
+
+One worker process is kept between files (starting one costs the parser's imports, a few seconds);
+when a file overruns, the worker is killed and the next file starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import ClassVar
+
+from ingest.parse import ParsedDocument, parse_file, warm_up
+from rag.errors import DocumentError, RagError
+
+_POLL_S = 0.05
+_PR_SET_PDEATHSIG = 1
+_START_TIMEOUT_S = 300  # a fresh worker imports every parser before the first file's budget starts
+_READY = "ready"
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+class ParseSandbox:
+    _shared: ClassVar[dict[tuple[float, int], ParseSandbox]] = {}
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, timeout_s: float, max_memory_mb: int) -> ParseSandbox:
+        """One sandbox (one worker) per budget in this process: every ingest service of a server, a
+        command or a test run reuses the worker instead of starting its own."""
+        with cls._shared_lock:
+            key = (timeout_s, max_memory_mb)
+            if key not in cls._shared:
+                cls._shared[key] = cls(timeout_s, max_memory_mb)
+                if len(cls._shared) == 1:
+                    atexit.register(cls._close_shared)
+            return cls._shared[key]
+
+    @classmethod
+    def _close_shared(cls) -> None:
+        for sandbox in cls._shared.values():
+            sandbox.close()
+
+    def __init__(self, timeout_s: float, max_memory_mb: int) -> None:
+        self._timeout_s = timeout_s
+        self._max_memory_mb = max_memory_mb
+        self._lock = threading.Lock()  # one file at a time through the one worker
+        self._worker: subprocess.Popen[bytes] | None = None
+        self._send: Connection | None = None
+        self._receive: Connection | None = None
+
+    def parse(self, path: Path) -> ParsedDocument:
+        """What parse_file(path) returns, or DocumentError when the file overruns a budget."""
+        with self._lock:
+            send, receive, worker = self._connection()
+            send.send(str(path))
+            deadline = time.monotonic() + self._timeout_s
+            while not receive.poll(_POLL_S):
+                if worker.poll() is not None:
+                    self._discard()
+                    raise DocumentError(
+                        "The parser stopped while reading this file (it may need more memory than the "
+                        "machine has); the file was skipped."
+                    )
+                if time.monotonic() > deadline:
+                    self._discard()
+                    raise DocumentError(
+                        f"Reading this file took longer than {self._timeout_s:g} s (RAG_FILE_TIMEOUT_S): "
+                        "it was skipped. Raise the limit to ingest it."
+                    )
+                if _rss_mb(worker.pid) > self._max_memory_mb:
+                    self._discard()
+                    raise DocumentError(
+                        f"Reading this file needed more than {self._max_memory_mb} MB of memory "
+                        "(RAG_MAX_PARSE_MEMORY_MB): it was skipped. Raise the limit to ingest it."
+                    )
+            try:
+                outcome = receive.recv()
+            except (EOFError, OSError, pickle.UnpicklingError) as exc:
+                self._discard()
+                raise DocumentError("The parser stopped while reading this file; it was skipped.") from exc
+        if isinstance(outcome, RagError):
+            raise outcome
+        assert isinstance(outcome, ParsedDocument)
+        return outcome
+
+    def close(self) -> None:
+        with self._lock:
+            self._discard()
+
+    def _connection(self) -> tuple[Connection, Connection, subprocess.Popen[bytes]]:
+        if self._worker is None or self._worker.poll() is not None or not self._send or not self._receive:
+            self._discard()
+            # A fresh interpreter, not a fork: the parent may run threads (a watcher, a web server) that a
+            # fork would copy mid-operation, and nothing of the caller's __main__ is re-run.
+            to_child, from_parent = os.pipe()
+            to_parent, from_child = os.pipe()
+            debug = os.environ.get("RAG_DEBUG", "") not in ("", "0")
+            self._worker = subprocess.Popen(
+                [sys.executable, "-m", "ingest.sandbox", str(to_child), str(from_child)],
+                pass_fds=(to_child, from_child),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=None if debug else subprocess.DEVNULL,  # library chatter stays out of the output
+            )
+            os.close(to_child)
+            os.close(from_child)
+            self._send = Connection(from_parent, readable=False)
+            self._receive = Connection(to_parent, writable=False)
+            if not self._receive.poll(_START_TIMEOUT_S) or self._receive.recv() != _READY:
+                self._discard()
+                raise DocumentError("The parser process did not start; run with RAG_DEBUG=1 to see why.")
+        return self._send, self._receive, self._worker
+
+    def _discard(self) -> None:
+        if self._worker is not None and self._worker.poll() is None:
+            self._worker.kill()
+            self._worker.wait(5)
+        for conn in (self._send, self._receive):
+            if conn is not None:
+                conn.close()
+        self._worker = self._send = self._receive = None
+
+
+def _serve(receive: Connection, send: Connection) -> None:
+    """The worker: parse each path it is sent and send back the document or the DocumentError."""
+    _die_with_parent()
+    warm_up()
+    send.send(_READY)
+    while True:
+        try:
+            path = receive.recv()
+        except EOFError:
+            return
+        try:
+            outcome: ParsedDocument | RagError = parse_file(Path(path))
+        except RagError as exc:
+            outcome = exc
+        except Exception as exc:  # parse_file maps library errors; anything else must still come back
+            outcome = DocumentError(f"Unexpected error while reading the file ({exc.__class__.__name__}).")
+        send.send(outcome)
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when its parent exits, even in the middle of a file."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the worker ends at the closed pipe instead
+        pass
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/statm", encoding="ascii") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE / (1024 * 1024)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+if __name__ == "__main__":
+    _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
