@@ -90,6 +90,10 @@ def parse_file(path: Path) -> ParsedDocument:
     except Exception as exc:  # unstructured and its parsers raise anything from KeyError to zlib.error
         raise DocumentError(f"Could not read this {file_type.upper()} file: {_short(exc)}") from exc
     blocks = _blocks_for(path, file_type, elements)
+    if not any(block.text.strip() for block in blocks) and file_type in ("html", "md"):
+        # The structured parser gives up on pathological nesting (100,000 <div>s, thousands of '>'s)
+        # and returns nothing; the text is still there, without its structure.
+        blocks = _plain_blocks(path)
     if not any(block.text.strip() for block in blocks):
         hint = (
             " If it is a scanned PDF, it has no text layer (OCR is not enabled)."
@@ -98,6 +102,18 @@ def parse_file(path: Path) -> ParsedDocument:
         )
         raise EmptyDocumentError(f"No text could be extracted from this file.{hint}")
     return ParsedDocument(title=title_from_name(path), file_type=file_type, blocks=blocks)
+
+
+_TAG = re.compile(r"<[^>]*>")
+_MARKUP = re.compile(r"^[>#\s]+|[\[\]*_`]+", re.M)
+
+
+def _plain_blocks(path: Path) -> list[Block]:
+    """Tags and Markdown punctuation stripped, paragraphs kept: the text of a file whose structure
+    the parser could not follow."""
+    text = _MARKUP.sub(" ", _TAG.sub(" ", decoded_text(path)))
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n\s*\n", text))
+    return [Block(p) for p in paragraphs if p]
 
 
 # -- content checks --------------------------------------------------------------------------------
@@ -119,6 +135,7 @@ def _check_content(path: Path, file_type: str) -> None:
                 f"This is not a valid {_OOXML[file_type]} (.{file_type}) file: it is not an Office Open XML "
                 "package. Was it renamed from another format? Save it again from its application."
             )
+        _check_unpacked_size(path, size)
     elif file_type in _TEXT_TYPES and not head.startswith(_UNICODE_BOMS) and _looks_binary(head):
         # UTF-16 text (Notepad's "Unicode") is full of NULs but starts with a byte-order mark.
         raise DocumentError(f"This .{file_type} file contains binary data, not text.")
@@ -147,6 +164,27 @@ def decoded_text(path: Path) -> str:
         except UnicodeDecodeError:
             text = data.decode("cp1252", errors="replace")
     return text.replace("\x00", "")
+
+
+# An Office file is a zip archive: refuse one that would inflate far beyond anything a real document
+# does (a zip bomb), from the sizes its directory declares, before anything is inflated.
+_MAX_UNPACKED_MB = 1024
+_MAX_UNPACK_RATIO = 200
+
+
+def _check_unpacked_size(path: Path, size: int) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DocumentError(f"The file is damaged (not a readable zip archive): {_short(exc)}") from exc
+    if unpacked > _MAX_UNPACKED_MB * 1024 * 1024 or unpacked > max(size, 1 << 20) * _MAX_UNPACK_RATIO:
+        raise DocumentError(
+            f"The file would expand to {unpacked / (1024 * 1024):,.0f} MB when unpacked (it is "
+            f"{size / (1024 * 1024):,.1f} MB): refused as a possible zip bomb."
+        )
 
 
 def _check_pdf_encryption(path: Path) -> None:
