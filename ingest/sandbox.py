@@ -9,10 +9,8 @@ when a file overruns, the worker is killed and the next file starts a fresh one.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +23,6 @@ from ingest.parse import ParsedDocument, parse_file, warm_up
 from rag.errors import DocumentError, RagError
 
 _POLL_S = 0.05
-_PR_SET_PDEATHSIG = 1
 _START_TIMEOUT_S = 300  # a fresh worker imports every parser before the first file's budget starts
 _READY = "ready"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -153,12 +150,16 @@ def _serve(receive: Connection, send: Connection) -> None:
 
 
 def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when its parent exits, even in the middle of a file."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the worker ends at the closed pipe instead
-        pass
+    """Exit when the parent process is gone, even in the middle of a file. (Not PR_SET_PDEATHSIG: that
+    fires when the parent *thread* that started the worker ends, such as a batch's parse-ahead thread.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rag-parse-parent-watch", daemon=True).start()
 
 
 def _rss_mb(pid: int) -> float:
