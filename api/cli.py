@@ -483,8 +483,8 @@ def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> No
         pass
     finally:
         watcher.stop()
-        status = watcher.status
-        click.echo(f"stopped; counts {status.counts}, last error: {status.last_error or 'none'}", err=True)
+        _, detail = watcher.health(wedged_after_s=settings.file_timeout_s + 120)
+        click.echo(f"stopped. {detail}", err=True)
 
 
 # -- server --------------------------------------------------------------------------------------

@@ -25,9 +25,12 @@ from watchdog.observers.polling import PollingObserver
 from ingest.discover import is_candidate, safe_resolve
 from ingest.service import IngestService, Outcome, source_of
 from rag.errors import DocumentError, RagError
+from rag.labels import printable
 
 log = logging.getLogger(__name__)
 
+# How often the worker checks that the observer thread is still alive.
+_SUPERVISE_S = 5.0
 _RECONCILE = "<reconcile>"  # queue key of a full reconciliation of the folder
 
 
@@ -37,6 +40,8 @@ class WatchStatus:
     running: bool = False
     queue_length: int = 0
     in_progress: str | None = None
+    in_progress_since: float | None = None  # time.monotonic() when the current item started
+    observer_restarts: int = 0
     last_error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -71,6 +76,7 @@ class FolderWatcher:
         self._cond = threading.Condition()
         self._stopping = False
         self._worker: threading.Thread | None = None
+        self._observer_args: dict[str, Any] = {"timeout": poll_interval_s} if poll else {}
         self._observer: Any = PollingObserver(timeout=poll_interval_s) if poll else Observer()
         self.status = WatchStatus(root=str(self.root))
 
@@ -101,6 +107,36 @@ class FolderWatcher:
         if self._worker is not None:
             self._worker.join(timeout=60)
         self.status.running = False
+
+    def health(self, wedged_after_s: float) -> tuple[bool, str]:
+        """Whether the watcher works, and a sentence saying how: its threads are alive and no file has
+        been in progress for longer than ``wedged_after_s``."""
+        s = self.status
+        busy_s = time.monotonic() - s.in_progress_since if s.in_progress_since is not None else 0.0
+        worker_alive = self._worker is not None and self._worker.is_alive()
+        problems = []
+        if not s.running or not worker_alive:
+            problems.append("not running")
+        if not self._observer.is_alive():
+            problems.append("not watching for changes (restarting)")
+        if busy_s > wedged_after_s:
+            problems.append(f"stuck for {busy_s:.0f} s on {s.in_progress}")
+        detail = (
+            f"{s.root}: {s.queue_length} queued, in progress: {s.in_progress or 'nothing'}, "
+            + ", ".join(f"{n} {k}" for k, n in sorted(s.counts.items()))
+            + f"; last error: {s.last_error or 'none'}"
+        )
+        return not problems, ("; ".join(problems) + ". " if problems else "") + detail
+
+    def _restart_observer(self) -> None:
+        """The observer thread died (an error in the file system layer): watch again, and catch up
+        with whatever happened meanwhile."""
+        log.warning("the folder watcher stopped seeing changes; restarting it")
+        self._observer = self._observer.__class__(**self._observer_args)
+        self._observer.schedule(_Handler(self), str(self.root), recursive=True)
+        self._observer.start()
+        self.status.observer_restarts += 1
+        self._pending[_RECONCILE] = _Pending(due=0.0, stat=None)
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until the queue is empty and nothing is in progress (for tests and `rag watch --once`)."""
@@ -165,6 +201,7 @@ class FolderWatcher:
                 if key is None:
                     return
                 self.status.in_progress = key
+                self.status.in_progress_since = time.monotonic()
                 self.status.queue_length = len(self._pending)
             try:
                 with self._lock:
@@ -177,6 +214,7 @@ class FolderWatcher:
             finally:
                 with self._cond:
                     self.status.in_progress = None
+                    self.status.in_progress_since = None
 
     def _next_due(self) -> tuple[str | None, _Pending]:
         """Wait (holding the condition) for an entry that is due and whose file has stopped changing."""
@@ -194,8 +232,10 @@ class FolderWatcher:
                         continue
                 del self._pending[key]
                 return key, item
-            waits = [p.due - now for p in self._pending.values()]
-            self._cond.wait(timeout=max(min(waits), 0.01) if waits else None)
+            if not self._observer.is_alive() and not self._stopping:
+                self._restart_observer()
+            waits = [p.due - now for p in self._pending.values()] + [_SUPERVISE_S]
+            self._cond.wait(timeout=max(min(waits), 0.01))
 
     def _process(self, key: str, item: _Pending) -> None:
         if key == _RECONCILE:
@@ -251,6 +291,14 @@ class _Handler(FileSystemEventHandler):
         self._w = watcher
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            self._handle(event)
+        except Exception as exc:  # raised on the observer's thread it would end the watching for good
+            log.warning("watcher: could not handle %s (%s); reconciling the folder", event, exc)
+            self._w._note_error(printable(os.fsdecode(event.src_path)), f"{exc.__class__.__name__}: {exc}")
+            self._w.schedule_reconcile()
+
+    def _handle(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
         src = Path(os.fsdecode(event.src_path))

@@ -41,12 +41,9 @@ def ready(svc: ServicesDep) -> JSONResponse:
 
         probe("llm", llm)
     if svc.watcher is not None:
-        w = svc.watcher.status
-        detail = (
-            f"{w.root}: {w.queue_length} queued, in progress: {w.in_progress or 'nothing'}, "
-            f"counts {w.counts}, last error: {w.last_error or 'none'}"
-        )
-        checks["watcher"] = Check(ok=w.running, detail=detail)
+        # Wedged: one file for longer than its parse budget allows (plus time to embed and write it).
+        ok, detail = svc.watcher.health(wedged_after_s=svc.settings.file_timeout_s + 120)
+        checks["watcher"] = Check(ok=ok, detail=detail)
     body = ReadyResponse(ready=all(c.ok for c in checks.values()), checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503)
 

@@ -87,3 +87,29 @@ def test_the_watcher_ignores_links_out_and_survives_a_link_loop(
         assert watcher.status.running and not searchable(service, "merger code name price per share")
     finally:
         watcher.stop()
+
+
+def test_a_dead_observer_is_restarted_and_ready_says_so_meanwhile(
+    service: IngestService, folders: tuple[Path, Path]
+) -> None:
+    inbox, _ = folders
+    watcher = FolderWatcher(inbox, service, debounce_s=0.1, poll=True, poll_interval_s=0.1).start()
+    try:
+        assert watcher.wait_idle(60)
+        assert watcher.health(wedged_after_s=60)[0]
+        dead = watcher._observer
+        dead.stop()  # what an error in the file system layer does to it
+        dead.join(10)
+        ok, detail = watcher.health(wedged_after_s=60)
+        assert (not ok and "not watching for changes" in detail) or watcher.status.observer_restarts == 1
+        deadline = time.monotonic() + 30
+        while watcher.status.observer_restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert watcher.status.observer_restarts == 1 and watcher.health(wedged_after_s=60)[0]
+        (inbox / "after.txt").write_text("The gym on the fourth floor opens at seven in the morning.")
+        deadline = time.monotonic() + 30
+        while not any(r.source.endswith("after.txt") for r in service.ledger.documents()):
+            assert time.monotonic() < deadline, watcher.status
+            time.sleep(0.1)
+    finally:
+        watcher.stop()
