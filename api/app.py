@@ -22,13 +22,19 @@ from rag.embedding import Embedder
 log = logging.getLogger("rag.api")
 
 
-def create_app(settings: Settings, *, embedder: Embedder | None = None) -> FastAPI:
-    """Build the app. Stores and models open when it starts serving and close when it stops."""
+def create_app(
+    settings: Settings, *, embedder: Embedder | None = None, services: Services | None = None
+) -> FastAPI:
+    """Build the app. Stores and models open when it starts serving (unless ``services`` were opened
+    already, as `rag serve` does to report a locked data dir before it serves) and close when it stops."""
     keys = check_auth_policy(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = open_services(settings, embedder, metrics, serving=True)
+        nonlocal services
+        if services is None:
+            services = open_services(settings, embedder, metrics, serving=True)
+        services.metrics = metrics
         app.state.services = services
         log.info("private-rag API ready: %s documents", services.ledger.count())
         try:

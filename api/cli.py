@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ import click
 from api.presentation import display_source, document_json, hit_json
 from api.services import Services, open_services
 from rag.config import load_settings
-from rag.errors import InputError, RagError
+from rag.errors import ConfigError, InputError, RagError
 from rag.labels import place
 from rag.types import SEARCH_MODES, Hit, SearchFilters, SearchMode
 
@@ -515,9 +516,32 @@ def serve(host: str | None, port: int | None, watch_dir: Path | None) -> None:
     port = port or settings.port
     check_auth_policy(settings, host)
     configure_server_logging(debug=os.environ.get("RAG_DEBUG", "") not in ("", "0"))
-    app = create_app(settings)
+    # The port first (a second server fails at once, naming the setting), then the data dir and the
+    # models: both fail as one line, before anything says it is running.
+    sock = _bind(host, port)
+    services = open_services(settings, serving=True)
+    try:
+        app = create_app(settings, services=services)
+    except BaseException:
+        services.close()
+        raise
     click.echo(f"private-rag API on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot listen on {host}:{port} ({exc.strerror or exc}): another program may be using the "
+            "port. Choose another with --port or RAG_PORT."
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from api.limits import AnswerLimiter
 from api.observability import Metrics
 from ingest.ledger import Ledger
+from ingest.sandbox import ParseSandbox
 from ingest.service import IngestService
 from ingest.watcher import FolderWatcher
 from rag.answer import Answer, AnswerEvent, AnswerService
@@ -92,6 +93,7 @@ class Services:
 
     def close(self) -> None:
         if self.watcher is not None:
+            ParseSandbox.abort_shared()  # the watcher may be in the middle of a slow file
             self.watcher.stop()
         self.kb.close()
         self.ingest.close()
