@@ -24,7 +24,7 @@ from watchdog.observers.polling import PollingObserver
 
 from ingest.discover import is_candidate, safe_resolve
 from ingest.service import IngestService, Outcome, source_of
-from rag.errors import DocumentError, RagError
+from rag.errors import ConfigError, DocumentError, RagError
 from rag.labels import printable
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,11 @@ class FolderWatcher:
         if not self.root.is_dir():
             raise DocumentError(
                 f"The watched folder {self.root} does not exist: create it or fix RAG_WATCH_DIR."
+            )
+        if self._exclude is not None and self.root.is_relative_to(self._exclude):
+            raise ConfigError(
+                f"The watched folder {self.root} is inside the data dir {self._exclude}, whose files are the "
+                "service's own and never ingested: watch a folder outside it, or move RAG_DATA_DIR."
             )
         self._observer.schedule(_Handler(self), str(self.root), recursive=True)
         self._observer.start()

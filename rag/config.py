@@ -6,6 +6,7 @@ import time, and pass it down. Every field's description is the documentation sh
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -18,14 +19,29 @@ EMBEDDER_KINDS = ("ollama", "sentence-transformers")
 LLM_KINDS = ("ollama", "openai")
 
 
+def user_data_dir() -> Path:
+    """The per-user default data dir (XDG): the same knowledge base from whatever folder `rag` runs."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "private-rag"
+
+
+def user_config_file() -> Path:
+    """Settings saved for this user (the quick start writes its embedder and collection here)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "private-rag" / "env"
+
+
 class Settings(BaseSettings):
+    # Later files win: the user's saved settings, then a .env in the current folder; the environment
+    # wins over both.
     model_config = SettingsConfigDict(
-        env_prefix="RAG_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="RAG_", env_file=(user_config_file(), ".env"), env_file_encoding="utf-8", extra="ignore"
     )
 
     data_dir: Path = Field(
-        default=Path("./data"),
-        description="Where the embedded Qdrant store, the ingest ledger and uploaded files live.",
+        default_factory=user_data_dir,
+        description="Where the embedded Qdrant store, the ingest ledger and uploaded files live. Default: "
+        "`$XDG_DATA_HOME/private-rag` (`~/.local/share/private-rag`), whatever folder you run `rag` from.",
     )
     qdrant_url: str | None = Field(
         default=None,
@@ -316,4 +332,6 @@ def load_settings(**overrides: object) -> Settings:
             f"{'RAG_' + str(err['loc'][0]).upper() if err['loc'] else 'settings'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise ConfigError(f"Invalid configuration: {problems}. Fix the environment or .env.") from exc
+        raise ConfigError(
+            f"Invalid configuration: {problems}. Fix the environment, .env or {user_config_file()}."
+        ) from exc

@@ -1,9 +1,17 @@
 """Shared fixtures. Everything runs offline: the embedder is the packaged all-MiniLM-L6-v2, the store is
 the real embedded Qdrant Edge (or qdrant-client), and Ollama is an in-test server speaking its protocol."""
 
+# ruff: noqa: E402  (the environment below must be set before rag.config is imported)
 from __future__ import annotations
 
 import os
+import tempfile
+
+# Nothing a test runs (in process or as a subprocess) may read or write this user's saved settings or
+# default knowledge base (~/.config/private-rag, ~/.local/share/private-rag).
+_ISOLATED_HOME = tempfile.mkdtemp(prefix="rag-tests-xdg-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_ISOLATED_HOME, "config")
+os.environ["XDG_DATA_HOME"] = os.path.join(_ISOLATED_HOME, "data")
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 

@@ -14,6 +14,7 @@ from support.fakes import HashingEmbedder
 from ingest.service import IngestService
 from ingest.watcher import FolderWatcher
 from rag.config import Settings
+from rag.errors import ConfigError
 from rag.knowledge_base import KnowledgeBase
 
 SECRET = "The merger code name is BLUEHERON and the price is 41 euros per share."
@@ -113,3 +114,12 @@ def test_a_dead_observer_is_restarted_and_ready_says_so_meanwhile(
             time.sleep(0.1)
     finally:
         watcher.stop()
+
+
+def test_a_watched_folder_inside_the_data_dir_is_refused_with_a_reason(service: IngestService) -> None:
+    data_dir = service.kb.settings.data_dir
+    inbox = data_dir / "inbox"
+    inbox.mkdir(parents=True)
+    with pytest.raises(ConfigError) as err:
+        FolderWatcher(inbox, service, exclude=data_dir).start()
+    assert "is inside the data dir" in err.value.message and "outside it" in err.value.message
