@@ -99,6 +99,13 @@ class Services:
         self.ingest.close()
 
 
+def _remove_partial_uploads(settings: Settings) -> None:
+    """Uploads are written to a hidden .part file first; one left by a crash is never a document."""
+    for partial in settings.uploads_dir.glob(".*.part*"):
+        log.info("removing an interrupted upload: %s", partial.name)
+        partial.unlink(missing_ok=True)
+
+
 def open_services(
     settings: Settings,
     embedder: Embedder | None = None,
@@ -110,6 +117,7 @@ def open_services(
     API): also open the store now and start the folder watcher; a command opens only what it uses."""
     kb = KnowledgeBase(settings, embedder=embedder)
     if serving:
+        _remove_partial_uploads(settings)
         try:
             _ = kb.store  # opens (or creates) the store for this embedder; fails fast on a locked data dir
         except ServiceUnavailableError as exc:

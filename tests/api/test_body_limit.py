@@ -72,3 +72,14 @@ def test_json_bodies_are_capped_and_small_ones_pass(client: TestClient) -> None:
         client.post("/v1/documents", content=body, headers={"Content-Type": content_type}).status_code == 201
     )
     assert client.post("/v1/search", json={"query": "canteen"}).status_code == 200
+
+
+def test_uploads_interrupted_by_a_crash_are_removed_at_start(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", llm="none", auth_disabled=True, _env_file=None)  # type: ignore[call-arg]
+    settings.uploads_dir.mkdir(parents=True)
+    stale = settings.uploads_dir / ".3f2a9c.part.pdf"
+    stale.write_bytes(b"%PDF-1.7 half of an upload")
+    kept = settings.uploads_dir / "kept.txt"
+    kept.write_text("An upload that finished.")
+    with TestClient(create_app(settings, embedder=HashingEmbedder()), base_url="http://localhost"):
+        assert not stale.exists() and kept.exists()
