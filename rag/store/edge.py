@@ -70,9 +70,31 @@ class EdgeStore:
             self._shard = _edge_call(qe.EdgeShard.load, str(self._shard_dir))
             return self
         if wanted is None:
-            return self  # nothing ingested yet: an empty store
+            return self  # nothing ingested yet (or a store to drop): an empty store
+        if self._shard_dir.exists():
+            self._recover_interrupted_creation()
         self._create(wanted)
         return self
+
+    def _recover_interrupted_creation(self) -> None:
+        """A shard folder without store.json: a creation cut short (a full disk, a kill) is removed and
+        redone; a shard that holds chunks is kept, and the user is told how to rebuild it."""
+        try:
+            shard = qe.EdgeShard.load(str(self._shard_dir))
+            try:
+                points: int | None = int(shard.count(qe.CountRequest(exact=True)))
+            finally:
+                shard.close()
+        except Exception:  # qdrant-edge raises bare Exception; a half-written shard does not load
+            points = None
+        if points == 0:
+            shutil.rmtree(self._shard_dir)
+            return
+        state = f"holds {points} chunks" if points else "cannot be read"
+        raise StoreError(
+            f"The store in {self._dir} {state} but its store.json is missing, so it is not known which "
+            "embedder made it: run `rag reindex --yes` to rebuild it from your files (they are untouched)."
+        )
 
     def _create(self, spec: StoreSpec) -> None:
         config = qe.EdgeConfig(
