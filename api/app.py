@@ -29,18 +29,18 @@ def create_app(
     already, as `rag serve` does to report a locked data dir before it serves) and close when it stops."""
     keys = check_auth_policy(settings)
 
+    pre_opened = [services] if services is not None else []  # used by the first start only
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        nonlocal services
-        if services is None:
-            services = open_services(settings, embedder, metrics, serving=True)
-        services.metrics = metrics
-        app.state.services = services
-        log.info("private-rag API ready: %s documents", services.ledger.count())
+        opened = pre_opened.pop() if pre_opened else open_services(settings, embedder, metrics, serving=True)
+        opened.metrics = metrics
+        app.state.services = opened
+        log.info("private-rag API ready: %s documents", opened.ledger.count())
         try:
             yield
         finally:
-            services.close()
+            opened.close()
 
     app = FastAPI(
         title="private-rag",
