@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import logging
 import os
 import re
 from collections import Counter
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import DocumentError, EmptyDocumentError, UnsupportedFileError
+
+log = logging.getLogger(__name__)
 
 # File type by extension. unstructured can sniff types with libmagic, but a user-facing error such as
 # "this .docx is not a Word document" needs to know what the file claims to be.
@@ -86,9 +89,9 @@ def parse_file(path: Path) -> ParsedDocument:
                 "installed: install private-rag with the `offline` extra, or add it with `pip install "
                 "--no-deps unstructured-inference==1.6.14 unstructured-pytesseract==0.3.15`."
             ) from exc
-        raise DocumentError(f"Could not read this {file_type.upper()} file: {_short(exc)}") from exc
+        raise DocumentError(f"Could not read this {file_type.upper()} file: {_reason(exc)}") from exc
     except Exception as exc:  # unstructured and its parsers raise anything from KeyError to zlib.error
-        raise DocumentError(f"Could not read this {file_type.upper()} file: {_short(exc)}") from exc
+        raise DocumentError(f"Could not read this {file_type.upper()} file: {_reason(exc)}") from exc
     blocks = _blocks_for(path, file_type, elements)
     if not any(block.text.strip() for block in blocks) and file_type in ("html", "md"):
         # The structured parser gives up on pathological nesting (100,000 <div>s, thousands of '>'s)
@@ -476,6 +479,24 @@ def table_to_text(html: str) -> str:
 
 def title_from_name(path: Path) -> str:
     return " ".join(re.split(r"[_\-\s]+", path.stem)).strip() or path.name
+
+
+# Library messages that describe the library, not the file ("Resource limit exceeded: Text node too
+# long, try XML_PARSE_HUGE, line 2, column 10003945"): the user gets a sentence, the debug log the rest.
+_INTERNALS = re.compile(
+    r"XML_PARSE|line \d+, column|Traceback|object has no attribute|\bNone\b|0x[0-9a-f]{6,}"
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong, in words about the file."""
+    log.debug("parser error", exc_info=exc)  # RAG_DEBUG=1 shows the library's own message
+    text = _short(exc)
+    if "XML" in text or exc.__class__.__name__ in ("XMLSyntaxError", "ParseError"):
+        return "its XML is malformed, or too large or deeply nested to read safely."
+    if _INTERNALS.search(text) or isinstance(exc, (KeyError, IndexError, AttributeError, TypeError)):
+        return "it is damaged, or in a variant of the format this parser cannot read."
+    return text
 
 
 def _short(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import docx
@@ -682,3 +683,23 @@ def test_a_missing_pdf_dependency_says_how_to_install_it(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr
     assert "unstructured-inference" in result.stdout and "`offline` extra" in result.stdout
+
+
+def test_library_messages_become_a_sentence_about_the_file(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("Leave policy.")
+    path = tmp_path / "policy.docx"
+    document.save(str(path))
+    with zipfile.ZipFile(path) as original:
+        members = {name: original.read(name) for name in original.namelist()}
+    members["word/document.xml"] = b"<w:document><w:body><w:p>unclosed"
+    with zipfile.ZipFile(path, "w") as broken:
+        for name, data in members.items():
+            broken.writestr(name, data)
+
+    with pytest.raises(DocumentError) as excinfo:
+        parse_file(path)
+
+    assert excinfo.value.message == (
+        "Could not read this DOCX file: its XML is malformed, or too large or deeply nested to read safely."
+    )
