@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rag import sparse
 from rag.config import Settings
 from rag.labels import file_name, place
-from rag.types import Hit
+from rag.types import Hit, ModelRef
 
 # How many of the best passages the keyword check looks into.
 KEYWORD_PASSAGES = 3
@@ -31,8 +31,7 @@ def min_relevance(settings: Settings, embedder_name: str) -> float:
     """RAG_MIN_RELEVANCE if set, else the value measured for this embedder."""
     if settings.min_relevance is not None:
         return settings.min_relevance
-    model = embedder_name.split(":", 1)[-1].rsplit("/", 1)[-1].lower()  # as ModelRef.basename
-    return _MEASURED_MIN_RELEVANCE.get(model, _FALLBACK_MIN_RELEVANCE)
+    return _MEASURED_MIN_RELEVANCE.get(ModelRef.of(embedder_name).basename, _FALLBACK_MIN_RELEVANCE)
 
 
 def gate_for(settings: Settings, embedder_name: str) -> RelevanceGate:

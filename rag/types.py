@@ -23,13 +23,19 @@ class ModelRef:
     name: str
 
     @classmethod
+    def of(cls, value: str) -> ModelRef:
+        """Split ``<kind>:<name>`` as it is (an embedder's recorded name); no kind: all of it is the name."""
+        kind, sep, name = value.partition(":")
+        return cls(kind, name) if sep else cls("", value)
+
+    @classmethod
     def parse(cls, value: str, kinds: Sequence[str]) -> ModelRef:
         """Raises ValueError, naming the accepted forms, for anything but ``<kind>:<name>``."""
-        kind, sep, name = value.partition(":")
-        if not sep or not name or kind not in kinds:
+        ref = cls.of(value)
+        if not ref.kind or not ref.name or ref.kind not in kinds:
             forms = ", ".join(f"`{k}:<model>`" for k in kinds)
             raise ValueError(f"must look like {forms}")
-        return cls(kind, name)
+        return ref
 
     @property
     def basename(self) -> str:
