@@ -19,7 +19,8 @@ class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, max_upload_mb: int) -> None:
         self._app = app
         self._upload_limit = max_upload_mb * 1024 * 1024 + _MULTIPART_ENVELOPE
-        self._max_upload_mb = max_upload_mb
+        self._upload_message = f"The file is larger than {max_upload_mb} MB (RAG_MAX_UPLOAD_MB)."
+        self._json_message = f"The request body is larger than {JSON_BODY_LIMIT // (1024 * 1024)} MB."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,14 +28,10 @@ class BodyLimitMiddleware:
             return
         upload = scope["path"] == UPLOAD_PATH and scope["method"] == "POST"
         limit = self._upload_limit if upload else JSON_BODY_LIMIT
-        error = PayloadTooLargeError(
-            f"The file is larger than {self._max_upload_mb} MB (RAG_MAX_UPLOAD_MB)."
-            if upload
-            else f"The request body is larger than {JSON_BODY_LIMIT // (1024 * 1024)} MB."
-        )
+        message_text = self._upload_message if upload else self._json_message
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await error_response(error)(scope, receive, send)
+            await error_response(PayloadTooLargeError(message_text))(scope, receive, send)
             return
         received = 0
 
@@ -45,7 +42,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     # An HTTPException: FastAPI turns anything else raised while it reads a body into a 400.
-                    raise HTTPException(413, detail=error.message)
+                    raise HTTPException(413, detail=message_text)
             return message
 
         await self._app(scope, counting_receive, send)

@@ -93,8 +93,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             self._metrics.requests.labels(method, label, str(status)).inc()
             self._metrics.latency.labels(label).observe(elapsed)
-            path = printable(scope["path"], limit=200)
-            access_log.info("%s %s %d %.0f ms", method, path, status, elapsed * 1000)
+            if access_log.isEnabledFor(logging.INFO):  # escaping the path costs a pass over it
+                path = printable(scope["path"], limit=200)
+                access_log.info("%s %s %d %.0f ms", method, path, status, elapsed * 1000)
             request_id_var.reset(token)
 
 
