@@ -82,8 +82,7 @@ def walk(root: Path, exclude: Path | None = None) -> Iterator[Found]:
     unreadable: list[OSError] = []
     for directory, dirnames, filenames in os.walk(root, onerror=unreadable.append):
         while unreadable:
-            error = unreadable.pop()
-            yield Found(Path(error.filename), False, "Permission denied: this folder cannot be read.")
+            yield _unreadable_folder(unreadable.pop())
         for name in dirnames:  # os.walk lists linked folders but does not enter them
             link = Path(directory, name)
             if not name.startswith(".") and link.is_symlink():
@@ -105,4 +104,8 @@ def walk(root: Path, exclude: Path | None = None) -> Iterator[Found]:
             else:  # a FIFO, device or socket is counted as skipped, never opened
                 yield Found(path, path.is_file() and file_type_of(path) is not None)
     for error in unreadable:
-        yield Found(Path(error.filename), False, "Permission denied: this folder cannot be read.")
+        yield _unreadable_folder(error)
+
+
+def _unreadable_folder(error: OSError) -> Found:
+    return Found(Path(error.filename), False, "Permission denied: this folder cannot be read.")

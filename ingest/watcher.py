@@ -76,8 +76,8 @@ class FolderWatcher:
         self._cond = threading.Condition()
         self._stopping = False
         self._worker: threading.Thread | None = None
-        self._observer_args: dict[str, Any] = {"timeout": poll_interval_s} if poll else {}
-        self._observer: Any = PollingObserver(timeout=poll_interval_s) if poll else Observer()
+        self._poll_interval_s = poll_interval_s if poll else None
+        self._observer: Any = self._new_observer()
         self.status = WatchStatus(root=str(self.root))
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -133,11 +133,16 @@ class FolderWatcher:
         )
         return not problems, ("; ".join(problems) + ". " if problems else "") + detail
 
+    def _new_observer(self) -> Any:
+        if self._poll_interval_s is not None:
+            return PollingObserver(timeout=self._poll_interval_s)
+        return Observer()
+
     def _restart_observer(self) -> None:
         """The observer thread died (an error in the file system layer): watch again, and catch up
         with whatever happened meanwhile."""
         log.warning("the folder watcher stopped seeing changes; restarting it")
-        self._observer = self._observer.__class__(**self._observer_args)
+        self._observer = self._new_observer()
         self._observer.schedule(_Handler(self), str(self.root), recursive=True)
         self._observer.start()
         self.status.observer_restarts += 1
