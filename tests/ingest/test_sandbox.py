@@ -12,7 +12,7 @@ from ingest.parse import parse_file
 from ingest.sandbox import ParseSandbox
 from rag.errors import DocumentError
 
-pytestmark = pytest.mark.slow  # each worker imports every parser first (several seconds)
+pytestmark = pytest.mark.slow  # each worker loads the parser and its text classifier (seconds)
 
 
 @pytest.fixture(name="sandbox")
@@ -46,7 +46,7 @@ def test_a_file_over_the_time_budget_fails_and_the_next_file_is_read(
 
 
 def test_a_file_over_the_memory_budget_fails(tmp_path: Path) -> None:
-    sandbox = ParseSandbox(timeout_s=300, max_memory_mb=900)  # a worker holds ~600 MB with its parsers
+    sandbox = ParseSandbox(timeout_s=300, max_memory_mb=900)  # an idle worker holds about 400 MB
     try:
         rows = "".join(f"{i},name {i},value {i * 3},note {i}\n" for i in range(400_000))
         path = tmp_path / "big.csv"
