@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.presentation import document_json, hit_json
+from ingest.jobs import Job
 from rag.answer import Answer
 from rag.citations import Citation
 from rag.types import DocumentRecord, Hit, SearchFilters, SearchMode
@@ -141,6 +142,38 @@ class DocumentList(BaseModel):
 class UploadResponse(BaseModel):
     outcome: Literal["added", "updated", "unchanged"]
     document: DocumentOut
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+
+
+class JobOut(BaseModel):
+    """An upload being ingested in the background; poll ``GET /v1/jobs/{id}`` until ``status`` is
+    ``done`` (``outcome`` and ``document`` set) or ``failed`` (``error`` says why and what to do)."""
+
+    id: str
+    status: Literal["queued", "running", "done", "failed"]
+    file: str
+    created_at: str
+    finished_at: str | None = None
+    outcome: Literal["added", "updated", "unchanged"] | None = None
+    document: DocumentOut | None = None
+    error: JobError | None = None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            id=job.id,
+            status=job.status.value,
+            file=job.file_name,
+            created_at=job.created_at,
+            finished_at=job.finished_at,
+            outcome=job.outcome.value if job.outcome else None,  # type: ignore[arg-type]
+            document=DocumentOut.of(job.document) if job.document else None,
+            error=JobError(code=job.error.code, message=job.error.message) if job.error else None,
+        )
 
 
 class DeleteResponse(BaseModel):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from api.limits import AnswerLimiter
 from api.observability import Metrics
+from ingest.jobs import UploadJobs
 from ingest.ledger import Ledger
 from ingest.sandbox import ParseSandbox
 from ingest.service import IngestService
@@ -35,6 +36,10 @@ class Services:
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
     watcher: FolderWatcher | None = None
     metrics: Metrics | None = None
+    jobs: UploadJobs = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.jobs = UploadJobs(self.ingest, self.ingest_lock, on_outcome=self.count_ingested)
 
     def answer(
         self,
@@ -92,8 +97,10 @@ class Services:
             return self.ledger.count(), 0
 
     def close(self) -> None:
+        if self.watcher is not None or self.jobs.running:
+            ParseSandbox.abort_shared()  # the watcher or an upload may be in the middle of a slow file
+        self.jobs.close()
         if self.watcher is not None:
-            ParseSandbox.abort_shared()  # the watcher may be in the middle of a slow file
             self.watcher.stop()
         self.kb.close()
         self.ingest.close()

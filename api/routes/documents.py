@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import re
 import unicodedata
 import uuid
@@ -10,8 +9,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Response, UploadFile
 
 from api.deps import ServicesDep
-from api.schemas import DeleteResponse, DocumentList, DocumentOut, FailedFileOut, UploadResponse
-from ingest.parse import FILE_TYPES, file_type_of, parse_file, title_from_name
+from api.schemas import DeleteResponse, DocumentList, DocumentOut, FailedFileOut, JobOut, UploadResponse
+from ingest.parse import FILE_TYPES, file_type_of
 from ingest.service import Outcome
 from rag.errors import InputError, NotFoundError, PayloadTooLargeError, UnsupportedFileError
 
@@ -59,14 +58,24 @@ def delete_document(doc_id: str, svc: ServicesDep) -> DeleteResponse:
 
 @router.post(
     "/documents",
-    response_model=UploadResponse,
-    status_code=201,
-    summary="Upload and ingest a file",
-    responses={200: {"model": UploadResponse, "description": "The same content was already ingested."}},
+    response_model=None,  # one of the models below, by status
+    status_code=202,
+    summary="Upload a file; it is ingested in the background",
+    responses={
+        202: {"model": JobOut, "description": "Stored; poll the job (`Location`) for the outcome."},
+        201: {"model": UploadResponse, "description": "With `wait=true`: the file was ingested."},
+        200: {"model": UploadResponse, "description": "With `wait=true`: this content was already ingested."},
+    },
 )
 def upload_document(
-    file: Annotated[UploadFile, File()], svc: ServicesDep, response: Response
-) -> UploadResponse:
+    file: Annotated[UploadFile, File()],
+    svc: ServicesDep,
+    response: Response,
+    wait: Annotated[bool, Query(description="Answer once the file is ingested, not once stored.")] = False,
+) -> JobOut | UploadResponse:
+    """Stores the file and answers 202 with a job (``Location: /v1/jobs/{id}``); the file is then
+    parsed, chunked and embedded in the background. An upload that cannot be read never replaces an
+    earlier good upload of the same name."""
     name = safe_file_name(file.filename or "")
     if file_type_of(Path(name)) is None:
         supported = ", ".join(sorted(FILE_TYPES))
@@ -75,35 +84,45 @@ def upload_document(
         )
     uploads = svc.settings.uploads_dir
     uploads.mkdir(parents=True, exist_ok=True)
-    partial = (
-        uploads / f".{uuid.uuid4().hex}.part{Path(name).suffix}"
-    )  # hidden: never picked up as a document
-    limit = svc.settings.max_upload_mb * 1024 * 1024
+    # Hidden: never taken for a document, and removed at the next start if its job never ran.
+    staged = uploads / f".{uuid.uuid4().hex}.part{Path(name).suffix}"
     try:
-        written = 0
-        with partial.open("wb") as out:
-            while block := file.file.read(1 << 20):
-                written += len(block)
-                if written > limit:
-                    raise PayloadTooLargeError(
-                        f"The file is larger than {svc.settings.max_upload_mb} MB (RAG_MAX_UPLOAD_MB)."
-                    )
-                out.write(block)
-        # Refuse an unreadable file before it can replace a good upload of the same name; the parsed
-        # content is then ingested as it is, not parsed a second time.
-        target = uploads / name
-        parsed = dataclasses.replace(parse_file(partial), title=title_from_name(target))
-        with svc.ingest_lock:
-            partial.replace(target)
-            outcome, _ = svc.ingest.ingest_file(target, parsed)
-        svc.count_ingested(outcome.value)
-    finally:
-        partial.unlink(missing_ok=True)
-    record = svc.ledger.by_source(str(target.resolve()))
-    assert record is not None
-    if outcome == Outcome.UNCHANGED:
-        response.status_code = 200
-    return UploadResponse(outcome=outcome.value, document=DocumentOut.of(record))  # type: ignore[arg-type]
+        _store(file, staged, svc.settings.max_upload_mb)
+        job = svc.jobs.submit(staged, uploads / name)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    if not wait:
+        response.headers["Location"] = f"/v1/jobs/{job.id}"
+        return JobOut.of(job)
+    job.wait()
+    if job.error is not None:
+        raise job.error
+    assert job.outcome is not None and job.document is not None
+    response.status_code = 200 if job.outcome == Outcome.UNCHANGED else 201
+    return UploadResponse(outcome=job.outcome.value, document=DocumentOut.of(job.document))  # type: ignore[arg-type]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="How an upload's ingest went")
+def get_job(job_id: str, svc: ServicesDep) -> JobOut:
+    job = svc.jobs.get(job_id)
+    if job is None:
+        raise NotFoundError(
+            f"No upload job {job_id!r}: jobs are kept until the server restarts (the last 1000); "
+            "GET /v1/documents lists what is ingested."
+        )
+    return JobOut.of(job)
+
+
+def _store(file: UploadFile, staged: Path, max_upload_mb: int) -> None:
+    limit = max_upload_mb * 1024 * 1024
+    written = 0
+    with staged.open("wb") as out:
+        while block := file.file.read(1 << 20):
+            written += len(block)
+            if written > limit:
+                raise PayloadTooLargeError(f"The file is larger than {max_upload_mb} MB (RAG_MAX_UPLOAD_MB).")
+            out.write(block)
 
 
 def safe_file_name(raw: str) -> str:

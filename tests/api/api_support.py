@@ -88,9 +88,13 @@ def write_docs(root: Path) -> Path:
 DOC_NAMES = ["handbook.pdf", "it_faq.txt", "onboarding.html", "travel.md"]
 
 
-def upload(http: Http, path: Path, name: str | None = None, content: bytes | None = None) -> Response:
+def upload(
+    http: Http, path: Path, name: str | None = None, content: bytes | None = None, *, wait: bool = True
+) -> Response:
+    """POST the file; by default waiting until it is ingested (``?wait=true``), as scripts do."""
     data = path.read_bytes() if content is None else content
-    return http.post("/v1/documents", files={"file": (name or path.name, data)}, headers=AUTH)
+    params = {"wait": "true"} if wait else {}
+    return http.post("/v1/documents", files={"file": (name or path.name, data)}, headers=AUTH, params=params)
 
 
 # -- the model's side ------------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def test_json_bodies_are_capped_and_small_ones_pass(client: TestClient) -> None:
     }
     body, content_type = multipart("small.txt", b"The canteen opens at noon on weekdays.")
     assert (
-        client.post("/v1/documents", content=body, headers={"Content-Type": content_type}).status_code == 201
+        client.post("/v1/documents", content=body, headers={"Content-Type": content_type}).status_code == 202
     )
     assert client.post("/v1/search", json={"query": "canteen"}).status_code == 200
 

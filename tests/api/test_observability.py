@@ -104,7 +104,9 @@ def test_with_auth_off_a_cross_site_upload_is_refused(client: TestClient) -> Non
     files = {"file": ("planted.txt", b"Transfer the money to account 123.")}
     planted = client.post("/v1/documents", files=files, headers={"Origin": "http://attacker.example"})
     assert planted.status_code == 403 and planted.json()["error"]["code"] == "cross_site_request"
-    same_site = client.post("/v1/documents", files=files, headers={"Origin": "http://localhost:8000"})
+    same_site = client.post(
+        "/v1/documents?wait=true", files=files, headers={"Origin": "http://localhost:8000"}
+    )
     assert same_site.status_code == 201, same_site.text
     assert client.post("/v1/search", json={"query": "money"}, headers={}).status_code == 200
 

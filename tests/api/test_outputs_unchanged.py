@@ -93,7 +93,7 @@ def test_http_bodies_are_unchanged(settings: Settings, minilm: SentenceTransform
     with TestClient(app, base_url="http://localhost") as client:
         for name in ("expense_policy.md", "employee_handbook.pdf", "product_spec_kite_v3.docx"):
             with (SAMPLE_DOCS / name).open("rb") as handle:
-                response = client.post("/v1/documents", files={"file": (name, handle.read())})
+                response = client.post("/v1/documents?wait=true", files={"file": (name, handle.read())})
             outputs[f"upload {name}"] = [response.status_code, response.json()]
         requests: list[tuple[str, str, dict[str, Any] | None]] = [
             ("GET", "/v1/documents", None),

@@ -71,6 +71,7 @@ PROTECTED = {
     ("POST", "/v1/documents"),
     ("GET", "/v1/documents/{doc_id}"),
     ("DELETE", "/v1/documents/{doc_id}"),
+    ("GET", "/v1/jobs/{job_id}"),
     ("GET", "/v1/models"),
     ("POST", "/v1/chat/completions"),
 }
@@ -494,6 +495,62 @@ def test_unreadable_upload_is_422_and_keeps_the_good_file_of_that_name(
     hits = client.post("/v1/search", json={"query": query, "top_k": 1}).json()["hits"]
     assert (hits[0]["source"], hits[0]["doc_id"]) == (str(uploads / name), before["doc_id"])
     assert fact in hits[0]["text"]
+
+
+def wait_for_job(http: Http, job_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}", headers=AUTH).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+
+
+def test_an_upload_is_answered_at_once_and_its_job_ends_in_the_document(
+    client: TestClient, tmp_path: Path
+) -> None:
+    page = tmp_path / "parking.md"
+    page.write_text("# Parking\n\nVisitors park in bay 12 behind the north entrance.\n")
+    accepted = upload(client, page, wait=False)
+    assert accepted.status_code == 202
+    job = accepted.json()
+    assert accepted.headers["Location"] == f"/v1/jobs/{job['id']}"
+    assert (job["file"], job["document"]) == ("parking.md", None)
+    assert job["status"] in ("queued", "running")
+
+    done = wait_for_job(client, job["id"])
+    assert (done["status"], done["outcome"], done["error"]) == ("done", "added", None)
+    assert done["document"]["source"] == str(uploads_dir(client) / "parking.md")
+    assert done["created_at"] <= done["finished_at"]
+    assert client.get(f"/v1/documents/{done['document']['doc_id']}").json() == done["document"]
+    hits = client.post("/v1/search", json={"query": "where do visitors park?", "top_k": 1}).json()["hits"]
+    assert hits[0]["source"] == done["document"]["source"]
+
+    unknown = client.get("/v1/jobs/no-such-job")
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+    assert unknown.json()["error"]["message"].startswith("No upload job 'no-such-job': jobs are kept until")
+
+
+def test_a_slow_upload_fails_its_job_and_the_upload_after_it_is_ingested(
+    api_settings: Settings, minilm: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    app = create_app(api_settings.model_copy(update={"file_timeout_s": 2}), embedder=minilm)
+    slow = tmp_path / "slow.md"
+    slow.write_text("[" * 8000 + "x" + "]" * 8000 + "\n")  # the Markdown parser is superlinear on these
+    good = tmp_path / "parking.md"
+    good.write_text("# Parking\n\nVisitors park in bay 12 behind the north entrance.\n")
+    with TestClient(app, headers=AUTH) as http:
+        started = time.monotonic()
+        first, second = upload(http, slow, wait=False), upload(http, good, wait=False)
+        assert (first.status_code, second.status_code) == (202, 202)
+        assert time.monotonic() - started < 2  # stored and answered, not parsed, in the request
+
+        failed, done = wait_for_job(http, first.json()["id"]), wait_for_job(http, second.json()["id"])
+        assert failed["status"] == "failed" and failed["error"]["code"] == "document_error"
+        assert "took longer than 2 s" in failed["error"]["message"]
+        assert (done["status"], done["outcome"]) == ("done", "added")
+        assert [p.name for p in uploads_dir(http).iterdir()] == ["parking.md"]
 
 
 def test_failed_files_are_listed_with_status_failed(loaded: Loaded, tmp_path: Path) -> None:

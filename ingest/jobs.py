@@ -1,0 +1,189 @@
+"""Uploads ingested in the background. An upload is stored first (a hidden file in the uploads folder),
+answered with a job id at once, then parsed, chunked and embedded here, one job at a time, so that a
+slow or hostile file never holds an HTTP request. Jobs live in memory: the last ``keep`` of them can be
+looked up until the server stops, and a stored upload whose job never ran is removed at the next start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from ingest.ledger import now_iso
+from ingest.parse import title_from_name
+from ingest.service import IngestService, Outcome
+from rag.errors import RagError, ServiceUnavailableError, TooBusyError
+from rag.types import DocumentRecord
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+_STOPPED = "The server stopped before this upload was ingested: upload it again."
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(eq=False)
+class Job:
+    """One stored upload on its way into the index: ``staged`` is the stored bytes, ``target`` the
+    name it gets in the uploads folder once it has parsed (an unreadable upload never replaces an
+    earlier good one of the same name)."""
+
+    id: str
+    target: Path
+    staged: Path
+    created_at: str
+    status: JobStatus = JobStatus.QUEUED
+    finished_at: str | None = None
+    outcome: Outcome | None = None
+    document: DocumentRecord | None = None
+    error: RagError | None = None
+    _finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def file_name(self) -> str:
+        return self.target.name
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the job is done or failed."""
+        return self._finished.wait(timeout)
+
+
+class UploadJobs:
+    """A queue of upload jobs and the one thread that runs them. Ingest writes hold ``lock`` (shared
+    with the folder watcher and deletes), so the ledger and the store see one writer at a time."""
+
+    def __init__(
+        self,
+        ingest: IngestService,
+        lock: threading.Lock,
+        *,
+        max_queued: int = 64,
+        keep: int = 1000,
+        on_outcome: Callable[[str], None] | None = None,
+    ) -> None:
+        self._ingest = ingest
+        self._lock = lock
+        self._max_queued = max_queued
+        self._keep = keep
+        self._on_outcome = on_outcome
+        self._queue: queue.Queue[Job | object] = queue.Queue()
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._jobs_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, staged: Path, target: Path) -> Job:
+        """Queue ``staged`` (already stored) to be ingested as ``target``. Raises TooBusyError when
+        ``max_queued`` uploads are already waiting: the caller keeps the file and retries later."""
+        with self._jobs_lock:
+            if self._closed:
+                raise ServiceUnavailableError("The server is stopping: upload the file again once it is up.")
+            waiting = sum(1 for job in self._jobs.values() if job.status == JobStatus.QUEUED)
+            if waiting >= self._max_queued:
+                raise TooBusyError(
+                    f"{waiting} uploads are waiting to be ingested: try again in a minute.", retry_after_s=60
+                )
+            job = Job(id=uuid.uuid4().hex, target=target, staged=staged, created_at=now_iso())
+            self._jobs[job.id] = job
+            self._forget_old_jobs()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="upload-jobs", daemon=True)
+                self._thread.start()
+        self._queue.put(job)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._jobs_lock:
+            return self._jobs.get(job_id)
+
+    @property
+    def running(self) -> bool:
+        with self._jobs_lock:
+            return any(job.status == JobStatus.RUNNING for job in self._jobs.values())
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop taking jobs; jobs still queued fail with a reason and their stored files are removed.
+        A running job is left to the caller to interrupt (the parse sandbox is aborted on shutdown)."""
+        with self._jobs_lock:
+            self._closed = True
+            thread = self._thread
+        self._queue.put(_STOP)
+        if thread is not None:
+            thread.join(timeout_s)
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, Job):
+                self._fail(item, ServiceUnavailableError(_STOPPED))
+        self._queue.put(_STOP)  # for a worker still busy with its job: it ends after that one
+
+    # -- the worker ----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if not isinstance(item, Job):
+                return
+            if self._closed:
+                self._fail(item, ServiceUnavailableError(_STOPPED))
+                continue
+            self._process(item)
+
+    def _process(self, job: Job) -> None:
+        job.status = JobStatus.RUNNING
+        try:
+            parsed = dataclasses.replace(self._ingest.parse(job.staged), title=title_from_name(job.target))
+            with self._lock:
+                job.staged.replace(job.target)
+                outcome, _ = self._ingest.ingest_file(job.target, parsed)
+            document = self._ingest.ledger.by_source(str(job.target.resolve()))
+        except RagError as exc:
+            # A parse cut short by shutdown is not the file's fault: say so rather than blame the file.
+            self._fail(job, ServiceUnavailableError(_STOPPED) if self._closed else exc)
+            return
+        except Exception as exc:  # a bug must fail one job, never the worker
+            log.exception("upload job %s (%s) failed", job.id, job.file_name)
+            reason = f"{job.file_name} could not be ingested ({type(exc).__name__}): see the server log."
+            self._fail(job, RagError(reason))
+            return
+        job.outcome, job.document = outcome, document
+        self._finish(job, JobStatus.DONE)
+        if self._on_outcome is not None:
+            self._on_outcome(outcome.value)
+
+    def _fail(self, job: Job, error: RagError) -> None:
+        job.staged.unlink(missing_ok=True)
+        job.error = error
+        self._finish(job, JobStatus.FAILED)
+        if self._on_outcome is not None:
+            self._on_outcome("failed")
+
+    def _finish(self, job: Job, status: JobStatus) -> None:
+        job.finished_at = now_iso()
+        job.status = status
+        job._finished.set()
+
+    def _forget_old_jobs(self) -> None:
+        """Keep at most ``keep`` jobs, dropping the oldest finished ones first."""
+        excess = len(self._jobs) - self._keep
+        if excess <= 0:
+            return
+        finished = [j.id for j in self._jobs.values() if j.status in (JobStatus.DONE, JobStatus.FAILED)]
+        for job_id in finished[:excess]:
+            del self._jobs[job_id]
