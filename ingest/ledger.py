@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rag.disk import disk_full_error, is_disk_full
 from rag.types import DocumentRecord
 
 _SCHEMA = """
@@ -56,6 +57,7 @@ def now_iso() -> str:
 class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         # One connection shared by the API's threads, serialised by a lock; SQLite itself is the
         # crash-safe part (WAL journal, each write one transaction).
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -77,10 +79,13 @@ class Ledger:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error) and is_disk_full(exc):
+                    raise disk_full_error(self._path) from exc
                 raise
-            self._db.execute("COMMIT")
 
     # -- documents -----------------------------------------------------------------------------------
 

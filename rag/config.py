@@ -211,6 +211,13 @@ class Settings(BaseSettings):
         description="Most memory the process reading one file may use; a file that needs more is reported "
         "as failed.",
     )
+    min_free_disk_mb: int = Field(
+        default=512,
+        ge=0,
+        description="Free space kept on the data dir's disk: a write to the store, the ledger or the "
+        "uploads folder that would leave less is refused with a 'disk full' message (the embedded store "
+        "cannot survive running out of disk in the middle of a write).",
+    )
     max_concurrent_answers: int = Field(
         default=2, ge=1, le=256, description="Answers generated at the same time (the LLM is the bottleneck)."
     )

@@ -73,6 +73,12 @@ class StoreLockedError(StoreError):
     code = "store_locked"
 
 
+class DiskFullError(StoreError):
+    """The data dir's disk has (or would have after this write) less free space than the reserve."""
+
+    code = "disk_full"
+
+
 class StoreMismatchError(StoreError):
     """The store was built with another embedder or dimension."""
 

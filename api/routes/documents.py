@@ -12,6 +12,7 @@ from api.deps import ServicesDep
 from api.schemas import DeleteResponse, DocumentList, DocumentOut, FailedFileOut, JobOut, UploadResponse
 from ingest.parse import FILE_TYPES, file_type_of
 from ingest.service import Outcome
+from rag.disk import disk_full_error, ensure_free_space, is_disk_full
 from rag.errors import InputError, NotFoundError, PayloadTooLargeError, UnsupportedFileError
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -87,7 +88,7 @@ def upload_document(
     # Hidden: never taken for a document, and removed at the next start if its job never ran.
     staged = uploads / f".{uuid.uuid4().hex}.part{Path(name).suffix}"
     try:
-        _store(file, staged, svc.settings.max_upload_mb)
+        _store(file, staged, svc.settings.max_upload_mb, svc.settings.min_free_disk_mb)
         job = svc.jobs.submit(staged, uploads / name)
     except BaseException:
         staged.unlink(missing_ok=True)
@@ -114,15 +115,23 @@ def get_job(job_id: str, svc: ServicesDep) -> JobOut:
     return JobOut.of(job)
 
 
-def _store(file: UploadFile, staged: Path, max_upload_mb: int) -> None:
+def _store(file: UploadFile, staged: Path, max_upload_mb: int, min_free_disk_mb: int) -> None:
     limit = max_upload_mb * 1024 * 1024
     written = 0
-    with staged.open("wb") as out:
-        while block := file.file.read(1 << 20):
-            written += len(block)
-            if written > limit:
-                raise PayloadTooLargeError(f"The file is larger than {max_upload_mb} MB (RAG_MAX_UPLOAD_MB).")
-            out.write(block)
+    try:
+        with staged.open("wb") as out:
+            while block := file.file.read(1 << 20):
+                written += len(block)
+                if written > limit:
+                    raise PayloadTooLargeError(
+                        f"The file is larger than {max_upload_mb} MB (RAG_MAX_UPLOAD_MB)."
+                    )
+                ensure_free_space(staged.parent, len(block), min_free_disk_mb)
+                out.write(block)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(staged.parent) from exc
+        raise
 
 
 def safe_file_name(raw: str) -> str:

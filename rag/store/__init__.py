@@ -18,9 +18,14 @@ def open_store(settings: Settings, spec: StoreSpec | None) -> VectorStore:
 
         owner = DataDirOwner(settings.data_dir).acquire()
         try:
-            return EdgeStore(settings.collection_dir, owner, settings.hnsw_threshold, settings.hnsw_ef).open(
-                spec
+            store = EdgeStore(
+                settings.collection_dir,
+                owner,
+                settings.hnsw_threshold,
+                settings.hnsw_ef,
+                min_free_disk_mb=settings.min_free_disk_mb,
             )
+            return store.open(spec)
         except BaseException:
             owner.release()
             raise

@@ -11,6 +11,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from rag import sparse as bm25
+from rag.disk import ensure_free_space
 from rag.errors import StoreError
 from rag.store.base import (
     DEFAULT_HNSW_EF,
@@ -27,6 +28,7 @@ from rag.store.owner import DataDirOwner
 from rag.types import LEGACY_ANALYZER, Chunk, Hit, SearchFilters, StoreSpec
 
 _UPSERT_BATCH = 256
+_NEW_SHARD_BYTES = 16 * 1024 * 1024  # what a new, empty shard allocates, with room to spare
 _FACET_LIMIT = 1_000_000
 
 
@@ -34,9 +36,15 @@ class EdgeStore:
     """One Qdrant Edge shard per knowledge base: ``<collection dir>/shard`` plus ``store.json``."""
 
     def __init__(
-        self, collection_dir: Path, owner: DataDirOwner, hnsw_threshold: int, hnsw_ef: int = DEFAULT_HNSW_EF
+        self,
+        collection_dir: Path,
+        owner: DataDirOwner,
+        hnsw_threshold: int,
+        hnsw_ef: int = DEFAULT_HNSW_EF,
+        min_free_disk_mb: int = 0,
     ) -> None:
         self._dir = collection_dir
+        self._min_free_disk_mb = min_free_disk_mb
         self._owner = owner
         self._hnsw_threshold = hnsw_threshold
         self._params = qe.SearchParams(hnsw_ef=hnsw_ef)
@@ -101,6 +109,7 @@ class EdgeStore:
             vectors={DENSE: qe.EdgeVectorParams(size=spec.dimension, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
+        ensure_free_space(self._dir, _NEW_SHARD_BYTES, self._min_free_disk_mb)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._shard = _edge_call(qe.EdgeShard.create, str(self._shard_dir), config)
         for name in INDEXED_FIELDS:
@@ -126,6 +135,7 @@ class EdgeStore:
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
         shard = self._require()
+        ensure_free_space(self._dir, _bytes_to_store(chunks, vectors), self._min_free_disk_mb)
         points = [
             qe.Point(
                 id=chunk.chunk_id,
@@ -158,6 +168,8 @@ class EdgeStore:
 
     def optimize(self) -> None:
         if self._shard is not None and self.count() >= self._hnsw_threshold:
+            # Optimising writes new segments beside the old ones before dropping them.
+            ensure_free_space(self._dir, _allocated_bytes(self._shard_dir), self._min_free_disk_mb)
             self._shard.optimize()
 
     # -- reading -------------------------------------------------------------------------------------
@@ -244,6 +256,19 @@ def _filter(filters: SearchFilters | None) -> qe.Filter | None:
 
 def _doc_filter(doc_id: str) -> qe.Filter:
     return qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))])
+
+
+def _bytes_to_store(chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> int:
+    """A generous estimate of what upserting these points allocates: the dense vector, the payload
+    (text, embed text, labels), the sparse vector, each once in a segment and once in the WAL."""
+    per_point = (len(vectors[0]) * 4 + 512) if vectors else 0
+    text = sum(2 * len(c.text) + 3 * len(c.embed_text) for c in chunks)
+    return 2 * (per_point * len(chunks) + text)
+
+
+def _allocated_bytes(folder: Path) -> int:
+    """Disk blocks in use under ``folder`` (its files are sparse: their sizes say little)."""
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
 
 
 def _edge_call(fn: Any, *args: Any) -> Any:
