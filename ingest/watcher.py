@@ -131,7 +131,8 @@ class FolderWatcher:
             + ", ".join(f"{n} {k}" for k, n in sorted(s.counts.items()))
             + f"; last error: {s.last_error or 'none'}"
         )
-        return not problems, ("; ".join(problems) + ". " if problems else "") + detail
+        # File names may hold any byte and control characters: the sentence is shown escaped.
+        return not problems, printable(("; ".join(problems) + ". " if problems else "") + detail)
 
     def _new_observer(self) -> Any:
         if self._poll_interval_s is not None:
@@ -291,6 +292,7 @@ class FolderWatcher:
         self._emit("failed", f"{key}: {message}")
 
     def _emit(self, what: str, detail: str) -> None:
+        detail = printable(detail)
         log.info("watcher %s %s", what, detail)
         if self._on_event:
             self._on_event(what, detail)
