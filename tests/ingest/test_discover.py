@@ -3,7 +3,12 @@ special files are not, and say why (issue 13: a link in a watched folder made a 
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -67,17 +72,51 @@ def test_nothing_of_the_secret_is_ever_yielded_as_readable(tree: Path) -> None:
             assert not found.path.resolve().is_relative_to(secret)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_files_and_folders_are_reported(tree: Path) -> None:
-    (tree / "a.md").chmod(0)
-    (tree / "sub").chmod(0)
+NOBODY = 65534
+ROOT = Path(__file__).resolve().parents[2]
+# Root reads files whatever their mode, so as root (CI) the walk runs in a child as user `nobody`.
+WALK_AS_NOBODY = """
+import json, sys
+from pathlib import Path
+from ingest.discover import walk
+print(json.dumps({f.path.name: f.problem for f in walk(Path(sys.argv[1]))}))
+"""
+
+
+def walk_problems(root: Path) -> dict[str, str | None]:
+    if os.geteuid() != 0:
+        return {f.path.name: f.problem for f in walk(root)}
+    done = subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+         sys.executable, "-c", WALK_AS_NOBODY, str(root)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot run the walk as user nobody: {done.stderr.strip()[-300:]}")
+    problems: dict[str, str | None] = json.loads(done.stdout)
+    return problems
+
+
+def test_unreadable_files_and_folders_are_reported() -> None:
+    # A folder `nobody` may enter (pytest's tmp_path is private to root).
+    base = Path(tempfile.mkdtemp(prefix="rag-unreadable-"))
     try:
-        found = by_name(list(walk(tree)))
-        assert found["a.md"].problem == "Permission denied: the service's user cannot read this file."
-        assert found["sub"].problem == "Permission denied: this folder cannot be read."
+        base.chmod(0o755)
+        (base / "sub").mkdir()
+        (base / "a.md").write_text("# A\n\nText.")
+        (base / "b.md").write_text("# B\n\nText.")
+        (base / "sub" / "c.txt").write_text("Text.")
+        (base / "a.md").chmod(0)
+        (base / "sub").chmod(0)
+        found = walk_problems(base)
+        assert found == {
+            "a.md": "Permission denied: the service's user cannot read this file.",
+            "b.md": None,
+            "sub": "Permission denied: this folder cannot be read.",
+        }
     finally:
-        (tree / "sub").chmod(0o755)
-        (tree / "a.md").chmod(0o644)
+        (base / "sub").chmod(0o755)
+        shutil.rmtree(base)
 
 
 def test_a_name_that_is_not_utf8_is_reported_with_what_to_do(tmp_path: Path) -> None:
