@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from support.documents import write_pdf
+from support.hostile import SECRET, build, misplaced
 
 from api.cli import cli
 
@@ -250,3 +251,33 @@ def test_ask_follow_up_with_a_history_file(
     bad.write_text("{not json")
     result = run("ask", "x", "--history", str(bad))
     assert result.exit_code == 1 and "history file" in result.stderr
+
+
+@pytest.mark.slow  # MiniLM embeds the corpus's valid documents
+def test_one_rag_ingest_over_the_hostile_corpus(
+    rag_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13's must-show, through the command itself: one `rag ingest --json` over the generated
+    corpus lands every case, no terminal escape from a file name reaches the terminal, and the secret
+    outside the folder is not searchable."""
+    for name, value in {
+        "RAG_MAX_FILE_MB": "5",
+        "RAG_MAX_FILE_CHUNKS": "500",
+        "RAG_FILE_TIMEOUT_S": "10",
+    }.items():
+        monkeypatch.setenv(name, value)
+    root = tmp_path / "corpus"
+    cases = build(root, tmp_path / "private")
+
+    result = run("ingest", str(root), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    failed = {f["path"]: f["error"] for f in report["failed"]}
+    listed = json.loads(run("docs", "--json").stdout)["documents"]
+    # MiniLM's chunks are smaller than the hashing embedder's: a huge case may meet the chunk limit.
+    assert misplaced(cases, root, failed, {d["source"] for d in listed}, huge_may_meet_a_budget=True) == []
+
+    shown = run("docs").output + run("docs", "--failed").output + run("ingest", str(root)).output
+    assert "\x1b" not in shown and "\x07" not in shown and "\\x1b]0;pwned" in shown
+    hits = json.loads(run("search", SECRET, "--top-k", "20", "--json").stdout)["hits"]
+    assert not any("BLUEHERON" in hit["text"] for hit in hits)

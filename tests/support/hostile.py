@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.labels import printable
 from support.documents import write_pdf
 
 SECRET = "The merger code name is BLUEHERON; do not share."
@@ -241,3 +242,39 @@ def build(root: Path, secret_dir: Path, scale: float = 0.02) -> list[Case]:
     long_mail = "Leave policy update.\n" + "Line of the message.\n" * int(50_000 * scale)
     add("content/email-big.eml", _eml(long_mail), "ingested")
     return cases
+
+
+# At full size a huge file may be read, or stopped by whichever budget it meets first on the machine.
+BUDGET_REASONS = ("took longer", "RAG_MAX_PARSE_MEMORY_MB", "RAG_MAX_FILE_CHUNKS", "RAG_MAX_FILE_MB")
+
+
+def misplaced(
+    cases: list[Case],
+    root: Path,
+    failed: dict[str, str],
+    sources: set[str],
+    huge_may_meet_a_budget: bool = False,
+) -> list[str]:
+    """What landed in the wrong place: ``failed`` maps the shown (escaped) path to its reason,
+    ``sources`` are the ingested documents' sources. With ``huge_may_meet_a_budget`` (full size, or
+    an embedder whose chunks are smaller) a huge case may be ingested or stopped by a budget."""
+    wrong: list[str] = []
+    for case in cases:
+        path = root / case.name
+        shown = printable(str(path))
+        source = None if case.raw_name else os.path.realpath(path)  # realpath: loops allowed
+        reason = failed.get(shown)
+        if huge_may_meet_a_budget and case.name.startswith("huge/"):
+            if reason is None and source not in sources:
+                wrong.append(f"{case.name}: neither ingested nor failed")
+            elif reason is not None and not any(r.lower() in reason.lower() for r in BUDGET_REASONS):
+                wrong.append(f"{case.name}: failed without a budget reason: {reason!r}")
+        elif case.expect == "ingested" and source not in sources:
+            wrong.append(f"{case.name}: not ingested ({reason})")
+        elif case.expect == "failed" and (reason is None or case.reason.lower() not in reason.lower()):
+            wrong.append(f"{case.name}: expected a failure about {case.reason!r}, got {reason!r}")
+        elif case.expect in ("skipped", "ignored") and (reason is not None or source in sources):
+            wrong.append(f"{case.name}: expected {case.expect}, got {reason or 'ingested'}")
+    unexpected = failed.keys() - {printable(str(root / c.name)) for c in cases}
+    wrong += [f"{path}: failed but is no case ({failed[path]})" for path in sorted(unexpected)]
+    return wrong
