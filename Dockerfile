@@ -24,9 +24,7 @@ COPY pyproject.toml README.md ./
 COPY rag ./rag
 COPY ingest ./ingest
 COPY api ./api
-# unstructured's PDF path imports unstructured-inference, whose own dependencies would pull PyTorch.
 RUN pip install . \
-    && pip install --no-deps "unstructured-inference==1.6.14" "unstructured-pytesseract==0.3.15" \
     && if [ -n "$TORCH_INDEX_URL" ]; then \
          pip install --index-url "$TORCH_INDEX_URL" "torch==2.13.0" && pip install ".[offline]"; \
        fi

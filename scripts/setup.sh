@@ -43,7 +43,4 @@ if [[ "$extras" == *dev* ]]; then
     "${pip[@]}" "$(compgen -G "$wheels/llama_cpp_python-*.whl" | head -1)[server]"
 fi
 "${pip[@]}" -e ".[$extras]"
-# unstructured's PDF code imports these, but their own dependencies would drag in CUDA torch and
-# layout-model weights we never use (PDFs are parsed with the "fast" strategy).
-"${pip[@]}" --no-deps "unstructured-inference==1.6.14" "unstructured-pytesseract==0.3.15"
 echo "$want" > "$stamp"
