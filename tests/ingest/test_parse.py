@@ -16,6 +16,8 @@ import openpyxl
 import pptx
 import pytest
 from fpdf import FPDF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pptx.util import Inches
 from pypdf import PdfReader, PdfWriter
 
@@ -702,3 +704,35 @@ def test_library_messages_become_a_sentence_about_the_file(tmp_path: Path) -> No
     assert excinfo.value.message == (
         "Could not read this DOCX file: its XML is malformed, or too large or deeply nested to read safely."
     )
+
+
+@given(words=st.lists(st.text(alphabet=st.characters(categories=["L", "N", "P"]), min_size=1), min_size=13))
+@settings(max_examples=200, deadline=None)
+def test_a_text_of_more_than_12_words_is_never_a_title(words: list[str]) -> None:
+    """The premise of skipping spaCy's narrative check for long texts (ingest/parse.py): whatever the
+    check says, unstructured would not call such a text a Title, the only kind we act on."""
+    from unstructured.partition.text_type import is_possible_title
+
+    assert not is_possible_title(" ".join(words))
+
+
+def test_long_paragraphs_are_classified_without_spacy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import unstructured.partition.text_type as text_type
+
+    (tmp_path / "warm.txt").write_text("Warm up\n\nThe parser reads this once.")
+    parse_file(tmp_path / "warm.txt")
+    calls: list[str] = []
+    real = text_type.sent_tokenize  # type: ignore[attr-defined]
+
+    def counted(text: str) -> list[str]:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(text_type, "sent_tokenize", counted)
+    long = "Employees receive twenty seven days of paid annual leave in every calendar year they work."
+    (tmp_path / "leave.txt").write_text(f"Vacation days\n\n{long}\n")
+    doc = parse_file(tmp_path / "leave.txt")
+    assert [(b.section, b.text) for b in doc.blocks] == [(("Vacation days",), long)]
+    assert long not in calls and "Vacation days" in calls  # only the short line needed spaCy
