@@ -12,7 +12,7 @@ from api.limits import AnswerLimiter
 from api.observability import Metrics
 from ingest.jobs import UploadJobs
 from ingest.ledger import Ledger
-from ingest.sandbox import ParseSandbox
+from ingest.sandbox import ParsePool
 from ingest.service import IngestService
 from ingest.watcher import FolderWatcher
 from rag.answer import Answer, AnswerEvent, AnswerService
@@ -39,7 +39,12 @@ class Services:
     jobs: UploadJobs = field(init=False)
 
     def __post_init__(self) -> None:
-        self.jobs = UploadJobs(self.ingest, self.ingest_lock, on_outcome=self.count_ingested)
+        self.jobs = UploadJobs(
+            self.ingest,
+            self.ingest_lock,
+            workers=self.settings.ingest_workers,
+            on_outcome=self.count_ingested,
+        )
 
     def answer(
         self,
@@ -98,7 +103,7 @@ class Services:
 
     def close(self) -> None:
         if self.watcher is not None or self.jobs.running:
-            ParseSandbox.abort_shared()  # the watcher or an upload may be in the middle of a slow file
+            ParsePool.abort_shared()  # the watcher or an upload may be in the middle of a slow file
         self.jobs.close()
         if self.watcher is not None:
             self.watcher.stop()

@@ -1,7 +1,9 @@
 """Uploads ingested in the background. An upload is stored first (a hidden file in the uploads folder),
-answered with a job id at once, then parsed, chunked and embedded here, one job at a time, so that a
-slow or hostile file never holds an HTTP request. Jobs live in memory: the last ``keep`` of them can be
-looked up until the server stops, and a stored upload whose job never ran is removed at the next start.
+answered with a job id at once, then parsed here by as many threads as the parse pool has workers
+(RAG_INGEST_WORKERS) and embedded and written one at a time, so that a slow or hostile file never
+holds an HTTP request and a burst of uploads is parsed side by side. Jobs live in memory: the last
+``keep`` can be looked up until the server stops; a stored upload whose job never ran is removed at
+the next start.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,7 +23,7 @@ from pathlib import Path
 from ingest.ledger import now_iso
 from ingest.parse import title_from_name
 from ingest.service import IngestService, Outcome
-from rag.errors import RagError, ServiceUnavailableError, TooBusyError
+from rag.errors import InputError, RagError, ServiceUnavailableError, TooBusyError
 from rag.types import DocumentRecord
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ class Job:
     target: Path
     staged: Path
     created_at: str
+    seq: int = 0  # submission order: of two uploads of one name, the later one is kept
     status: JobStatus = JobStatus.QUEUED
     finished_at: str | None = None
     outcome: Outcome | None = None
@@ -63,14 +67,16 @@ class Job:
 
 
 class UploadJobs:
-    """A queue of upload jobs and the one thread that runs them. Ingest writes hold ``lock`` (shared
-    with the folder watcher and deletes), so the ledger and the store see one writer at a time."""
+    """A queue of upload jobs and the ``workers`` threads that run them. Parsing runs side by side;
+    ingest writes hold ``lock`` (shared with the folder watcher and deletes), so the ledger and the
+    store see one writer at a time."""
 
     def __init__(
         self,
         ingest: IngestService,
         lock: threading.Lock,
         *,
+        workers: int = 1,
         max_queued: int = 64,
         keep: int = 1000,
         on_outcome: Callable[[str], None] | None = None,
@@ -83,8 +89,11 @@ class UploadJobs:
         self._queue: queue.Queue[Job | object] = queue.Queue()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._jobs_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._workers = max(workers, 1)
+        self._threads: list[threading.Thread] = []
         self._closed = False
+        self._submitted = 0
+        self._committed: dict[Path, int] = {}  # target -> seq of the upload it now holds
 
     def submit(self, staged: Path, target: Path) -> Job:
         """Queue ``staged`` (already stored) to be ingested as ``target``. Raises TooBusyError when
@@ -97,12 +106,19 @@ class UploadJobs:
                 raise TooBusyError(
                     f"{waiting} uploads are waiting to be ingested: try again in a minute.", retry_after_s=60
                 )
-            job = Job(id=uuid.uuid4().hex, target=target, staged=staged, created_at=now_iso())
+            self._submitted += 1
+            job = Job(
+                id=uuid.uuid4().hex, target=target, staged=staged, created_at=now_iso(), seq=self._submitted
+            )
             self._jobs[job.id] = job
             self._forget_old_jobs()
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="upload-jobs", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                self._threads = [
+                    threading.Thread(target=self._run, name=f"upload-jobs-{n}", daemon=True)
+                    for n in range(self._workers)
+                ]
+                for thread in self._threads:
+                    thread.start()
         self._queue.put(job)
         return job
 
@@ -120,10 +136,12 @@ class UploadJobs:
         A running job is left to the caller to interrupt (the parse sandbox is aborted on shutdown)."""
         with self._jobs_lock:
             self._closed = True
-            thread = self._thread
-        self._queue.put(_STOP)
-        if thread is not None:
-            thread.join(timeout_s)
+            threads = list(self._threads)
+        for _ in threads:
+            self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout_s
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0))
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -131,7 +149,8 @@ class UploadJobs:
                 break
             if isinstance(item, Job):
                 self._fail(item, ServiceUnavailableError(_STOPPED))
-        self._queue.put(_STOP)  # for a worker still busy with its job: it ends after that one
+        for _ in threads:
+            self._queue.put(_STOP)  # for workers still busy with a job: they end after that one
 
     # -- the worker ----------------------------------------------------------------------------------
 
@@ -150,7 +169,13 @@ class UploadJobs:
         try:
             parsed = dataclasses.replace(self._ingest.parse(job.staged), title=title_from_name(job.target))
             with self._lock:
+                if self._committed.get(job.target, 0) > job.seq:
+                    raise InputError(
+                        f"A newer upload of {job.file_name} was ingested while this one was being read; "
+                        "the newer one was kept."
+                    )
                 job.staged.replace(job.target)
+                self._committed[job.target] = job.seq
                 outcome, _ = self._ingest.ingest_file(job.target, parsed)
             document = self._ingest.ledger.by_source(str(job.target.resolve()))
         except RagError as exc:

@@ -12,6 +12,7 @@ import atexit
 import contextlib
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -30,18 +31,23 @@ _STARTED = "started"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
-class ParseSandbox:
-    _shared: ClassVar[dict[tuple[float, int], ParseSandbox]] = {}
+class ParsePool:
+    """Up to ``workers`` sandboxes parsing files side by side: a batch keeps them all busy, while the
+    watcher and upload jobs, one file at a time, take whichever is free. Each file still runs alone
+    in its worker, within the same budgets. A worker process starts on first use, so an idle pool
+    costs nothing and a pool only ever fed one file at a time runs one process (about 400-650 MB)."""
+
+    _shared: ClassVar[dict[tuple[float, int, int], ParsePool]] = {}
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls, timeout_s: float, max_memory_mb: int) -> ParseSandbox:
-        """One sandbox (one worker) per budget in this process: every ingest service of a server, a
-        command or a test run reuses the worker instead of starting its own."""
+    def shared(cls, timeout_s: float, max_memory_mb: int, workers: int) -> ParsePool:
+        """One pool per budget in this process: every ingest service of a server, a command or a test
+        run shares its workers instead of starting its own."""
         with cls._shared_lock:
-            key = (timeout_s, max_memory_mb)
+            key = (timeout_s, max_memory_mb, workers)
             if key not in cls._shared:
-                cls._shared[key] = cls(timeout_s, max_memory_mb)
+                cls._shared[key] = cls(timeout_s, max_memory_mb, workers)
                 if len(cls._shared) == 1:
                     atexit.register(cls._close_shared)
             return cls._shared[key]
@@ -50,15 +56,39 @@ class ParseSandbox:
     def abort_shared(cls) -> None:
         """Kill every shared worker now, also in the middle of a file (whose parse then fails): a
         server that is told to stop must not wait for a slow file."""
-        for sandbox in list(cls._shared.values()):
-            worker = sandbox._worker
-            if worker is not None and worker.poll() is None:
-                worker.kill()
+        for pool in list(cls._shared.values()):
+            for sandbox in pool._sandboxes:
+                sandbox.abort()
 
     @classmethod
     def _close_shared(cls) -> None:
-        for sandbox in cls._shared.values():
+        for pool in cls._shared.values():
+            pool.close()
+
+    def __init__(self, timeout_s: float, max_memory_mb: int, workers: int) -> None:
+        self.workers = max(workers, 1)
+        self._sandboxes = [ParseSandbox(timeout_s, max_memory_mb) for _ in range(self.workers)]
+        # Last in, first out: a warm worker is reused before a cold one is started.
+        self._idle: queue.LifoQueue[ParseSandbox] = queue.LifoQueue()
+        for sandbox in reversed(self._sandboxes):
+            self._idle.put(sandbox)
+
+    def parse(self, path: Path) -> ParsedDocument:
+        """What parse_file(path) returns, or DocumentError when the file overruns a budget. Blocks
+        while every worker is busy."""
+        sandbox = self._idle.get()
+        try:
+            return sandbox.parse(path)
+        finally:
+            self._idle.put(sandbox)
+
+    def close(self) -> None:
+        for sandbox in self._sandboxes:
             sandbox.close()
+
+
+class ParseSandbox:
+    """One worker process, one file at a time."""
 
     def __init__(self, timeout_s: float, max_memory_mb: int) -> None:
         self._timeout_s = timeout_s
@@ -118,6 +148,12 @@ class ParseSandbox:
     def close(self) -> None:
         with self._lock:
             self._discard()
+
+    def abort(self) -> None:
+        """Kill the worker now, also in the middle of a file: the waiting parse() then reports it."""
+        worker = self._worker
+        if worker is not None and worker.poll() is None:
+            worker.kill()
 
     def _connection(self) -> tuple[Connection, Connection, subprocess.Popen[bytes]]:
         if self._worker is None or self._worker.poll() is not None or not self._send or not self._receive:

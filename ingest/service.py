@@ -19,7 +19,7 @@ from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
 from ingest.ledger import Ledger, now_iso
 from ingest.parse import PIPELINE_VERSION, ParsedDocument, title_from_name
-from ingest.sandbox import ParseSandbox
+from ingest.sandbox import ParsePool
 from rag.errors import (
     DocumentError,
     EmptyDocumentError,
@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, Path], None]
 _T = TypeVar("_T")
-# Files parsed ahead of the one being embedded, and chunks gathered before one embedding call.
-_PARSE_AHEAD = 2
+# Files parsed ahead of the one being embedded, beyond one per parse worker, and chunks gathered
+# before one embedding call.
+_PARSE_AHEAD = 1
 _CORES_FOR_PARSE_AHEAD = 2
 _EMBED_BATCH_CHUNKS = 64
 
@@ -96,14 +97,14 @@ class IngestService:
         self.kb = kb
         self.ledger = Ledger(kb.settings.ledger_path)
         s = kb.settings
-        self._sandbox = ParseSandbox.shared(s.file_timeout_s, s.max_parse_memory_mb)
+        self._parsers = ParsePool.shared(s.file_timeout_s, s.max_parse_memory_mb, s.ingest_workers)
 
     def close(self) -> None:
         self.ledger.close()  # the parse sandbox is shared by the process and closes at its exit
 
     def parse(self, path: Path) -> ParsedDocument:
         """parse_file in a child process, within RAG_FILE_TIMEOUT_S and RAG_MAX_PARSE_MEMORY_MB."""
-        return self._sandbox.parse(path)
+        return self._parsers.parse(path)
 
     def __enter__(self) -> IngestService:
         return self
@@ -391,9 +392,10 @@ class _Inline:
 class _Batch:
     """Ingest many files with the embedder kept busy.
 
-    One thread parses and chunks the next files while the caller's thread embeds and writes; chunks of
-    several small files are embedded in one call. Per file the order stays: new chunks written, old
-    ones deleted, ledger last. The ledger is only touched from the caller's thread.
+    RAG_INGEST_WORKERS threads parse (each through a worker process of the parse pool) and chunk the
+    next files while the caller's thread embeds and writes; chunks of several small files are embedded
+    in one call. Per file the order stays: new chunks written, old ones deleted, ledger last. The
+    ledger and the store are only touched from the caller's thread.
     """
 
     def __init__(
@@ -408,9 +410,11 @@ class _Batch:
 
     def run(self, files: Sequence[Path], parsed: Mapping[Path, ParsedDocument] | None = None) -> None:
         parsing: deque[tuple[Work, Future[Prepared]]] = deque()
-        background = parse_ahead_pays(self._service.kb.embedder.name)
+        workers = self._service.kb.settings.ingest_workers
+        background = workers > 1 or parse_ahead_pays(self._service.kb.embedder.name)
+        ahead = workers + _PARSE_AHEAD  # every parse worker busy, and one file ready to embed
         with (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-parse")
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rag-parse")
             if background
             else _Inline() as parser
         ):
@@ -422,7 +426,7 @@ class _Batch:
                         parsing.append((work, parser.submit(prepare)))
                     elif work is not None:
                         self._finish(file, work)
-                    while len(parsing) > _PARSE_AHEAD:
+                    while len(parsing) > ahead:
                         self._collect(*parsing.popleft())
                         self._embed_if_due(next_is_parsed=parsing[0][1].done())
                 while parsing:

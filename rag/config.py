@@ -205,6 +205,13 @@ class Settings(BaseSettings):
         description="Longest time reading one file may take (parsing runs in a child process); a file that "
         "takes longer is reported as failed and the batch goes on.",
     )
+    ingest_workers: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 8),
+        ge=1,
+        le=64,
+        description="Files parsed side by side, each in its own process (400-650 MB each while it runs). "
+        "Default: the machine's cores, at most 8.",
+    )
     max_parse_memory_mb: int = Field(
         default=3072,
         ge=256,

@@ -109,3 +109,28 @@ def test_only_the_last_jobs_are_kept(service: IngestService, uploads: Path) -> N
     jobs.close()
     assert [jobs.get(job.id) for job in done[:2]] == [None, None]
     assert jobs.get(done[2].id) is done[2] and jobs.get(fourth.id) is fourth
+
+
+def test_of_two_uploads_of_one_name_parsed_side_by_side_the_later_is_kept(
+    service: IngestService, uploads: Path
+) -> None:
+    lock = threading.Lock()
+    jobs = UploadJobs(service, lock, workers=2)
+    with lock:  # both parse, then race for the ingest lock in either order
+        first = jobs.submit(
+            stage(uploads, "a", "# Leave\n\nEveryone gets 25 vacation days.\n"), uploads / "leave.md"
+        )
+        later = jobs.submit(stage(uploads, "b", LEAVE), uploads / "leave.md")
+        while JobStatus.QUEUED in (first.status, later.status):
+            threading.Event().wait(0.01)
+    assert first.wait(30) and later.wait(30)
+    jobs.close()
+
+    assert later.status == JobStatus.DONE
+    assert (uploads / "leave.md").read_text() == LEAVE
+    if first.status == JobStatus.FAILED:  # it lost the race to the lock: it must not overwrite
+        assert first.error is not None and first.error.message == (
+            "A newer upload of leave.md was ingested while this one was being read; the newer one was kept."
+        )
+    hits = service.kb.retriever().search("vacation days", top_k=1)
+    assert "27 vacation days" in hits[0].chunk.text

@@ -3,13 +3,16 @@ huge file fails with a reason and the next file is read by a fresh worker."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingest.parse import parse_file
-from ingest.sandbox import ParseSandbox
+from ingest.sandbox import ParsePool, ParseSandbox
 from rag.errors import DocumentError
 
 pytestmark = pytest.mark.slow  # each worker loads the parser and its text classifier (seconds)
@@ -64,3 +67,55 @@ def test_parse_errors_come_back_as_they_are(sandbox: ParseSandbox, tmp_path: Pat
     with pytest.raises(DocumentError) as err:
         sandbox.parse(empty)
     assert err.value.message == "The file is empty (0 bytes)."
+
+
+def _slow_and_fast(tmp_path: Path) -> tuple[Path, Path]:
+    slow = tmp_path / "brackets.md"
+    slow.write_text("> " * 2000 + "[" * 5000 + "x" + "]" * 5000 + "\n")  # runs into its 4 s budget
+    fast = tmp_path / "fast.txt"
+    fast.write_text("The canteen opens at noon.")
+    return slow, fast
+
+
+def _finish_order(pool: ParsePool, slow: Path, fast: Path) -> list[str]:
+    """Start the slow file, then the fast one on another thread; the order in which they finish."""
+    finished: list[str] = []
+
+    def parse(path: Path) -> None:
+        with contextlib.suppress(DocumentError):
+            pool.parse(path)
+        finished.append(path.name)
+
+    slow_thread = threading.Thread(target=parse, args=(slow,))
+    slow_thread.start()
+    while not any(s._worker is not None for s in pool._sandboxes):  # the slow file has its worker
+        time.sleep(0.01)
+    time.sleep(0.5)  # and is being read
+    parse(fast)
+    slow_thread.join()
+    return finished
+
+
+def test_a_pool_of_two_reads_a_file_while_another_is_stuck(tmp_path: Path) -> None:
+    slow, fast = _slow_and_fast(tmp_path)
+    pool = ParsePool(timeout_s=4, max_memory_mb=1200, workers=2)
+    try:
+        assert _finish_order(pool, slow, fast) == ["fast.txt", "brackets.md"]  # read by the other worker
+    finally:
+        pool.close()
+    one = ParsePool(timeout_s=4, max_memory_mb=1200, workers=1)
+    try:
+        assert _finish_order(one, slow, fast) == ["brackets.md", "fast.txt"]  # it waited its turn
+    finally:
+        one.close()
+
+
+def test_files_one_at_a_time_use_one_worker_process(tmp_path: Path) -> None:
+    _, fast = _slow_and_fast(tmp_path)
+    pool = ParsePool(timeout_s=30, max_memory_mb=1200, workers=4)
+    try:
+        for _ in range(3):
+            assert pool.parse(fast).blocks[0].text == "The canteen opens at noon."
+        assert sum(s._worker is not None for s in pool._sandboxes) == 1  # no cold worker started
+    finally:
+        pool.close()
