@@ -13,6 +13,7 @@ import platform
 import resource
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -65,10 +66,11 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
 
 
 class Stopwatch:
-    """Accumulates wall time per named stage."""
+    """Accumulates wall time per named stage; stages timed on several threads add up (busy seconds)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -76,7 +78,9 @@ class Stopwatch:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            with self._lock:
+                self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
 
 
 def peak_rss_mib() -> float:

@@ -6,6 +6,7 @@ raises anything else, so one file cannot stop a batch.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import logging
@@ -235,6 +236,7 @@ def _skip_narrative_checks_that_change_nothing() -> None:
     if getattr(original, "_rag_fast", False):
         return
 
+    @functools.wraps(original)  # __wrapped__: the check as unstructured ships it
     def is_possible_narrative_text(text: str, *args: Any, **kwargs: Any) -> bool:
         if len(text.split(" ")) > _TITLE_MAX_WORDS:
             return True

@@ -22,21 +22,21 @@ def test_generated_corpus_has_every_format_and_parses(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # embeds with MiniLM
-def test_product_and_naive_runs_ingest_the_same_chunks(
+def test_every_run_ingests_the_same_chunks_and_checks_itself(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("RAG_EMBEDDER", "sentence-transformers:all-MiniLM-L6-v2")
-    result = ingest.main(["--documents", "6", "--words", "200"])
-    product, naive = result["product"], result["naive_baseline"]
-    other = result["product_other_parse_ahead"]
-    assert product["documents"] == naive["documents"] == other["documents"] == 6
-    assert product["chunks"] == naive["chunks"] == other["chunks"] > 6
-    assert other["parse_ahead"] is not product["parse_ahead"]  # both ways of running the service
+    result = ingest.main(["--documents", "6", "--words", "200", "--workers", "1,2"])
+    one, two, naive = result["product"]["workers_1"], result["product"]["workers_2"], result["naive_baseline"]
+    assert (one["workers"], two["workers"]) == (1, 2)
+    assert one["documents"] == two["documents"] == naive["documents"] == 6  # good ones; 2 bad beside them
+    assert one["chunks"] == two["chunks"] == naive["chunks"] > 6
+    assert result["all_consistent"] and two["check"]["failed_files"] == ["damaged.pdf", "empty.md"]
     # The product batches across files; the baseline makes one call per chunk.
-    assert naive["embed_calls"] == naive["chunks"] and product["embed_calls"] < 6
-    for run in (product, other, naive):
+    assert naive["embed_calls"] == naive["chunks"] and one["embed_calls"] < 6
+    for run in (one, two, naive):
         assert 0 <= run["non_embedding_share"] <= 1
         assert all(seconds >= 0 for seconds in run["stage_s"].values())
-        assert run["throughput"]["embed_chunks_per_s"] > 0
-    assert result["ratios"]["naive_wall_over_product_wall"] > 0
+    assert result["ratios"]["wall_1_worker_over_wall_2"] > 0
+    assert result["parsing"]["same_blocks"] and result["parsing"]["as_shipped_over_ours"] > 0
     assert '"benchmark": "ingest"' in capsys.readouterr().out  # the one JSON object on stdout
