@@ -39,6 +39,11 @@ class QueryRequest(BaseModel):
     stream: bool = Field(
         default=False, description="Server-Sent Events: `token` events, then one `answer` event."
     )
+    passages_if_no_llm: bool = Field(
+        default=False,
+        description="If the LLM cannot be reached, answer with the best passages (clearly labelled) "
+        "instead of 503, as `rag ask --passages-if-no-llm` does.",
+    )
 
 
 class CitationOut(BaseModel):
@@ -51,6 +56,10 @@ class CitationOut(BaseModel):
     doc_id: str
     chunk_id: str
     origin: str
+    supported: bool = Field(
+        description="False when the sentences citing it hold nothing to check: the marker is the "
+        "model's word."
+    )
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
@@ -66,6 +75,9 @@ class QueryResponse(BaseModel):
     refused: bool
     refusal_reason: str | None
     grounded: bool
+    unsupported: list[str] = Field(
+        description="Sentences the model cited but no passage supports; their markers were removed."
+    )
     extractive: bool
     model: str | None
     timings: dict[str, float]
@@ -79,6 +91,7 @@ class QueryResponse(BaseModel):
             refused=answer.refused,
             refusal_reason=answer.refusal_reason,
             grounded=answer.grounded,
+            unsupported=answer.unsupported,
             extractive=answer.extractive,
             model=answer.model,
             timings=answer.timings,

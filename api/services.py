@@ -52,9 +52,12 @@ class Services:
         history: Sequence[Message],
         filters: SearchFilters | None = None,
         top_k: int | None = None,
+        fallback_to_passages: bool = False,
     ) -> Answer:
         with self.limiter.slot():
-            return self.answers.answer(question, history, filters, top_k=top_k)
+            return self.answers.answer(
+                question, history, filters, top_k=top_k, fallback_to_passages=fallback_to_passages
+            )
 
     def answer_events(
         self,
@@ -62,13 +65,16 @@ class Services:
         history: Sequence[Message],
         filters: SearchFilters | None = None,
         top_k: int | None = None,
+        fallback_to_passages: bool = False,
     ) -> Iterator[AnswerEvent]:
         """The answer as events, holding an answer slot until they are consumed. Retrieval and the
         model's first token happen before this returns, so an unreachable LLM is a plain HTTP error
         rather than a broken 200 stream."""
         started = self.limiter.acquire()
         try:
-            events = self.answers.stream(question, history, filters, top_k=top_k)
+            events = self.answers.stream(
+                question, history, filters, top_k=top_k, fallback_to_passages=fallback_to_passages
+            )
             first = next(events)
         except BaseException:
             self.limiter.release(started)

@@ -30,9 +30,14 @@ def sse(event: str, data: object) -> str:
 def query(body: QueryRequest, svc: ServicesDep) -> QueryResponse | StreamingResponse:
     history = [Message(t.role, t.content) for t in body.history]
     filters = body.filters.to_filters() if body.filters else None
+    fallback = body.passages_if_no_llm
     if not body.stream:
-        return QueryResponse.of(svc.answer(body.question, history, filters, top_k=body.top_k))
-    events = svc.answer_events(body.question, history, filters, top_k=body.top_k)
+        return QueryResponse.of(
+            svc.answer(body.question, history, filters, top_k=body.top_k, fallback_to_passages=fallback)
+        )
+    events = svc.answer_events(
+        body.question, history, filters, top_k=body.top_k, fallback_to_passages=fallback
+    )
 
     def stream() -> Iterator[str]:
         try:
