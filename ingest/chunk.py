@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from ingest.parse import Block, ParsedDocument
 from rag.config import Settings
 from rag.embedding import Embedder
@@ -92,6 +90,10 @@ def _sections(blocks: list[Block]) -> Iterator[tuple[tuple[str, ...], list[Block
 
 
 def _split_section(blocks: list[Block], budget: int, policy: ChunkingPolicy) -> list[str]:
+    # Imported on first use: langchain takes a fifth of a second to import, and `rag docs` or a search
+    # that asks a running server never splits text.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=budget,
         chunk_overlap=min(policy.overlap_tokens, budget // 4),
