@@ -508,6 +508,8 @@ def serve(host: str | None, port: int | None, watch_dir: Path | None) -> None:
     from api.app import create_app
     from api.auth import check_auth_policy
     from api.observability import configure_server_logging
+    from api.server_file import advertise, server_url, withdraw
+    from api.services import open_services
 
     settings = load_settings()
     if watch_dir is not None:
@@ -526,7 +528,25 @@ def serve(host: str | None, port: int | None, watch_dir: Path | None) -> None:
         services.close()
         raise
     click.echo(f"private-rag API on http://{host}:{port} (docs at /docs)", err=True)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[sock])
+    url = server_url(host, port)
+
+    class Server(uvicorn.Server):
+        """Names itself in the data dir once it accepts connections (`rag search` and friends then ask
+        it), and withdraws the name as soon as it starts to stop."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                advertise(settings, url)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            withdraw(settings)
+            await super().shutdown(sockets)
+
+    try:
+        Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)).run(sockets=[sock])
+    finally:
+        withdraw(settings)
 
 
 def _bind(host: str, port: int) -> socket.socket:
