@@ -8,21 +8,50 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 import click
 
 from api.presentation import display_source, document_json, hit_json
-from api.services import Services, open_services
-from rag.config import load_settings
-from rag.errors import ConfigError, InputError, RagError
+from rag.config import Settings, load_settings
+from rag.errors import ConfigError, InputError, RagError, StoreLockedError
 from rag.labels import place
-from rag.types import SEARCH_MODES, Hit, SearchFilters, SearchMode
+from rag.types import SEARCH_MODES, SearchFilters, SearchMode
+
+if TYPE_CHECKING:  # the services import the ingest pipeline; a command that asks a server needs none of it
+    from collections.abc import Sequence
+
+    from api.remote import ServerClient
+    from api.services import Services
+    from rag.answer import Answer, AnswerEvent
+    from rag.generation import Message
 
 log = logging.getLogger("rag")
+
+
+class Answers(Protocol):
+    """What `rag ask` needs: the local AnswerService or a running server (api.remote.ServerClient)."""
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        filters: SearchFilters | None = None,
+        *,
+        fallback_to_passages: bool = False,
+    ) -> Answer: ...
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Message] = (),
+        filters: SearchFilters | None = None,
+        *,
+        fallback_to_passages: bool = False,
+    ) -> Iterator[AnswerEvent]: ...
 
 
 class RagGroup(click.Group):
@@ -69,11 +98,57 @@ def _configure_logging() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _services(ctx: click.Context) -> Services:
+def _services(ctx: click.Context, settings: Settings | None = None) -> Services:
     """What every command opens, through the same function as the HTTP API; closed when it ends."""
-    services = open_services(load_settings())
+    from api.services import open_services
+
+    services = open_services(settings or load_settings())
     ctx.call_on_close(services.close)
     return services
+
+
+def _server(ctx: click.Context, settings: Settings) -> ServerClient | None:
+    """The `rag serve` that owns this data dir, if one runs: reading commands ask it (no model to load,
+    no lock to fight over); closed when the command ends."""
+    from api.server_file import find_server
+
+    info = find_server(settings)
+    if info is None:
+        return None
+    from api.remote import connect
+
+    client = connect(info, settings)
+    if client is not None:
+        ctx.call_on_close(client.close)
+    return client
+
+
+def _refuse_if_served(ctx: click.Context, settings: Settings, instead: str) -> None:
+    """Commands that write need the embedded store to themselves: say so at once, naming the server,
+    rather than after loading the embedder."""
+    if not settings.embedded:
+        return  # a Qdrant server is shared; no data-dir lock
+    server = _server(ctx, settings)
+    if server is not None:
+        raise StoreLockedError(
+            f"The data dir {settings.data_dir} is in use by {server.info.describe()}, which owns the "
+            f"embedded store: `rag {ctx.info_name}` cannot run beside it. {instead}, or stop the server "
+            "and run this command again."
+        )
+
+
+@contextmanager
+def _loading_model(settings: Settings) -> Iterator[None]:
+    """A spinner on a terminal's stderr while the embedder loads (seconds for an in-process model);
+    nothing when piped, so --json output and logs stay clean."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    name = settings.embedder_ref.name
+    with Console(stderr=True).status(f"Loading the embedding model {name} (`rag serve` keeps it loaded)"):
+        yield
 
 
 @contextmanager
@@ -125,7 +200,9 @@ def _progress(enabled: bool, label: str) -> Iterator[Any]:
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...], remove_missing: bool, as_json: bool) -> None:
     """Add, update (and with --sync remove) the documents under PATHS."""
-    service = _services(ctx).ingest
+    settings = load_settings()
+    _refuse_if_served(ctx, settings, "Upload through its API (POST /v1/documents) or let it watch a folder")
+    service = _services(ctx, settings).ingest
     with _progress(not as_json, "Ingesting") as on_progress:
         report = service.sync(list(paths), remove_missing=remove_missing, on_progress=on_progress)
     if as_json:
@@ -182,26 +259,37 @@ def search(
     """Search the knowledge base for QUERY (or every line of --queries)."""
     if (query is None) == (queries is None):
         raise click.UsageError("Give either a QUERY or --queries FILE.jsonl.")
-    kb = _services(ctx).kb
-    retriever = kb.retriever()
-    k = top_k or kb.settings.top_k
-    search_mode = cast(SearchMode, mode or kb.settings.search_mode)
+    settings = load_settings()
+    k = top_k or settings.top_k
+    search_mode = cast(SearchMode, mode or settings.search_mode)
     filters = SearchFilters(sources=[_source_filter(s) for s in sources])
+    run = _searcher(ctx, settings, k, search_mode, filters)
     if queries is not None:
         for query_id, text in _read_queries(queries):
-            hits = retriever.search(text, top_k=k, mode=search_mode, filters=filters)
-            click.echo(json.dumps({"id": query_id, "hits": [hit_json(h) for h in hits]}))
+            click.echo(json.dumps({"id": query_id, "hits": run(text)}))
         return
     assert query is not None
-    hits = retriever.search(query, top_k=k, mode=search_mode, filters=filters)
+    hits = run(query)
     if as_json:
-        click.echo(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}))
+        click.echo(json.dumps({"query": query, "hits": hits}))
         return
     if not hits:
         click.echo("No matches. Ingest documents first with `rag ingest PATH`.")
     for rank, hit in enumerate(hits, start=1):
-        click.echo(f"{rank}. {_where(hit)}  (score {hit.score:.3f})")
-        click.echo("   " + " ".join(hit.chunk.text.split())[:300])
+        click.echo(f"{rank}. {_where(hit)}  (score {hit['score']:.3f})")
+        click.echo("   " + " ".join(hit["text"].split())[:300])
+
+
+def _searcher(
+    ctx: click.Context, settings: Settings, k: int, mode: SearchMode, filters: SearchFilters
+) -> Callable[[str], list[dict[str, Any]]]:
+    """query -> hits as JSON, from the running server or from our own store."""
+    server = _server(ctx, settings)
+    if server is not None:
+        return lambda text: server.search(text, k, mode, filters)
+    with _loading_model(settings):
+        retriever = _services(ctx, settings).kb.retriever()
+    return lambda text: [hit_json(h) for h in retriever.search(text, top_k=k, mode=mode, filters=filters)]
 
 
 def _source_filter(value: str) -> str:
@@ -210,8 +298,8 @@ def _source_filter(value: str) -> str:
     return source_of(Path(value)) if Path(value).exists() else value
 
 
-def _where(hit: Hit) -> str:
-    return place(display_source(hit.chunk.source), hit.chunk.page, hit.chunk.section)
+def _where(hit: dict[str, Any]) -> str:
+    return place(display_source(hit["source"]), hit["page"], hit["section"])
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -280,9 +368,13 @@ def ask(
     fallback: bool,
 ) -> None:
     """Answer QUESTION from the documents, citing its sources."""
-    service = _services(ctx).answers
+    settings = load_settings()
     filters = SearchFilters(sources=[_source_filter(s) for s in sources])
     turns = _read_history(history)
+    service: Answers | None = _server(ctx, settings)  # the running server answers, with its settings
+    if service is None:
+        with _loading_model(settings):
+            service = _services(ctx, settings).answers
     if as_json or not stream:
         answer = service.answer(question, turns, filters, fallback_to_passages=fallback)
         if as_json:
@@ -314,22 +406,31 @@ def ask(
 @click.pass_context
 def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
     """List ingested documents (or, with --failed, the files that failed)."""
-    ledger = _services(ctx).ledger
+    settings = load_settings()
+    server = _server(ctx, settings)
     if failed:
-        rows = [{"source": f.source, "error": f.error, "failed_at": f.failed_at} for f in ledger.failures()]
+        if server is not None:
+            rows = server.failures()
+        else:
+            failures = _services(ctx, settings).ledger.failures()
+            rows = [{"source": f.source, "error": f.error, "failed_at": f.failed_at} for f in failures]
         if as_json:
             click.echo(json.dumps({"failed": rows}))
         for row in [] if as_json else rows:
             click.echo(f"{display_source(row['source'])}: {row['error']}")
         return
-    records = ledger.documents()
+    if server is not None:
+        documents = server.documents()
+    else:
+        documents = [document_json(r) for r in _services(ctx, settings).ledger.documents()]
     if as_json:
-        click.echo(json.dumps({"documents": [document_json(r) for r in records]}))
+        click.echo(json.dumps({"documents": documents}))
         return
-    if not records:
+    if not documents:
         click.echo("No documents yet: `rag ingest PATH` adds some.")
-    for r in records:
-        click.echo(f"{display_source(r.source)}  {r.chunks} chunks  {r.sha256[:12]}  {r.ingested_at}")
+    for d in documents:
+        where = display_source(d["source"])
+        click.echo(f"{where}  {d['chunks']} chunks  {d['hash'][:12]}  {d['ingested_at']}")
 
 
 @cli.command()
@@ -338,7 +439,9 @@ def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
 @click.pass_context
 def rm(ctx: click.Context, source: str, as_json: bool) -> None:
     """Remove one document (by path, source or id) from the knowledge base. The file is not touched."""
-    record = _services(ctx).ingest.remove(source)
+    settings = load_settings()
+    _refuse_if_served(ctx, settings, "Remove it through its API (DELETE /v1/documents/{doc_id})")
+    record = _services(ctx, settings).ingest.remove(source)
     if as_json:
         click.echo(json.dumps({"removed": record.source, "doc_id": record.doc_id, "chunks": record.chunks}))
     else:
@@ -351,9 +454,11 @@ def rm(ctx: click.Context, source: str, as_json: bool) -> None:
 @click.pass_context
 def reindex(ctx: click.Context, yes: bool, as_json: bool) -> None:
     """Rebuild the index with the current RAG_EMBEDDER from the files already ingested."""
+    settings = load_settings()
+    _refuse_if_served(ctx, settings, "Re-indexing replaces the whole index")
     if not yes:
         click.confirm("Drop the index and re-embed every ingested file? (files are not touched)", abort=True)
-    service = _services(ctx).ingest
+    service = _services(ctx, settings).ingest
     with _progress(not as_json, "Re-indexing") as on_progress:
         report = service.reindex(on_progress=on_progress)
     click.echo(json.dumps(report.to_json()) if as_json else f"re-indexed {report.added} documents")
@@ -454,9 +559,12 @@ def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> No
 
     from ingest.watcher import FolderWatcher
 
-    services = _services(ctx)
-    kb, service, settings = services.kb, services.ingest, services.settings
-    _ = kb.store  # load the embedder and open the store now, not on the first dropped file
+    settings = load_settings()
+    _refuse_if_served(ctx, settings, "Let the server watch the folder (`rag serve --watch`)")
+    services = _services(ctx, settings)
+    kb, service = services.kb, services.ingest
+    with _loading_model(settings):
+        _ = kb.store  # load the embedder and open the store now, not on the first dropped file
 
     def show(what: str, detail: str) -> None:
         click.echo(f"{what:>10}  {detail}", err=what == "failed")
