@@ -171,7 +171,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535, description="`rag serve`: port to listen on.")
     api_keys: SecretStr | None = Field(
         default=None,
-        description="Comma-separated API keys accepted as `Authorization: Bearer <key>` by the REST API.",
+        description="Comma-separated API keys accepted as `Authorization: Bearer <key>` by the REST API; "
+        "`rag search`, `ask` and `docs` send the first one to a running `rag serve`.",
     )
     api_keys_file: Path | None = Field(
         default=None, description="A file with one API key per line (in addition to RAG_API_KEYS)."
