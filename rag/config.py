@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         description="Ollama base URL (OLLAMA_HOST is honoured too).",
     )
     embed_batch_size: int = Field(default=32, ge=1, le=1024, description="Texts per embedding call.")
+    query_cache_size: int = Field(
+        default=1024,
+        ge=0,
+        le=1_000_000,
+        description="Query vectors kept for repeated questions (least recently used dropped); 0: none.",
+    )
     chunk_tokens: int = Field(
         default=384,
         ge=32,

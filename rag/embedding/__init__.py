@@ -9,7 +9,17 @@ __all__ = ["Embedder", "Vector", "make_embedder"]
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """Build the embedder named by RAG_EMBEDDER. Models load lazily, on first use."""
+    """Build the embedder named by RAG_EMBEDDER, with the last RAG_QUERY_CACHE_SIZE query vectors kept.
+    Models load lazily, on first use."""
+    embedder = _model_embedder(settings)
+    if settings.query_cache_size == 0:
+        return embedder
+    from rag.embedding.query_cache import QueryCache
+
+    return QueryCache(embedder, settings.query_cache_size)
+
+
+def _model_embedder(settings: Settings) -> Embedder:
     ref = settings.embedder_ref
     if ref.kind == "ollama":
         from rag.embedding.ollama import OllamaEmbedder

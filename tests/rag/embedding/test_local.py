@@ -52,3 +52,32 @@ def test_token_count_uses_the_models_wordpiece_tokenizer(minilm: SentenceTransfo
     # Rare words and codes split into several pieces: counting words would undercount them.
     assert minilm.count_tokens("refund policy") == 3
     assert minilm.count_tokens("HX-200 costs 1450 EUR.") == 10
+
+
+def test_concurrent_queries_get_the_vectors_they_would_get_alone(minilm: SentenceTransformerEmbedder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [f"How many vacation days do I get in year {n}?" for n in range(24)]
+    alone = [minilm.embed_documents([q])[0] for q in questions]  # no prefixes for MiniLM: same text
+    with ThreadPoolExecutor(12) as pool:
+        together = list(pool.map(minilm.embed_query, questions))
+    for mine, reference in zip(together, alone, strict=True):
+        assert _cos(mine, reference) > 0.9999
+
+
+def test_a_failing_batch_fails_every_waiting_query_and_the_next_one_works() -> None:
+    from rag.embedding.local import _QueryBatcher
+
+    calls: list[list[str]] = []
+
+    def encode(texts: list[str]) -> list[list[float]]:
+        calls.append(texts)
+        if "boom" in texts:
+            raise RuntimeError("model crashed")
+        return [[float(len(t))] for t in texts]
+
+    batcher = _QueryBatcher(encode, max_batch=8)
+    with pytest.raises(RuntimeError, match="model crashed"):
+        batcher.embed("boom")
+    assert batcher.embed("four") == [4.0]
+    assert calls == [["boom"], ["four"]]
