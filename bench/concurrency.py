@@ -34,6 +34,9 @@ Run from the repo root (about 8 minutes with the defaults on an idle 2-core mach
 `ok` is false):
 
     .venv/bin/python -m bench.concurrency > build/bench-concurrency.json
+
+`--search` measures `/v1/search` under 1, 4 and 16 clients instead, against an earlier commit in the
+same run (`--before REF`): see bench/search_load.py.
 """
 
 from __future__ import annotations
@@ -596,7 +599,12 @@ def run(options: Options) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    result = run(parse_args(argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--search" in arguments:  # search under load: bench/search_load.py
+        from bench.search_load import main as search_main
+
+        return search_main(arguments)
+    result = run(parse_args(arguments))
     emit(result)
     return 0 if result["ok"] else 1
 
