@@ -33,7 +33,7 @@ def write_corpus(root: Path, files: int) -> None:
         paragraphs = [
             f"Section {j} of note {i}. Team {i % 7} meets on day {j % 5} in room {i * 3 + j}; "
             f"the budget line {i}-{j} is {i * 100 + j} euros and the owner is person {i % 11}."
-            for j in range(80 + i % 9)
+            for j in range(200 + i % 9)
         ]
         ext = ("md", "txt", "html")[i % 3]
         body = "\n\n".join(paragraphs)
@@ -78,7 +78,7 @@ def test_ten_kills_then_a_rerun_leave_ledger_and_store_equal(tmp_path: Path) -> 
             # Past start-up (the parser and the store): kill somewhere in the middle of the work.
             while process.poll() is None and committed(settings) == before:
                 time.sleep(0.05)
-            moment = rng.uniform(0.0, 0.5)
+            moment = rng.uniform(0.0, 0.25)
             time.sleep(moment)
             if process.poll() is None:
                 os.kill(process.pid, signal.SIGKILL)
