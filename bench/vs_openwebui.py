@@ -527,6 +527,11 @@ def ingest_ours(server: Server, corpus: Corpus, timeout_s: float) -> Ingested:
         failed: list[dict[str, str]] = []
         for key in corpus.documents:
             response = upload(http, "/v1/documents", corpus.root / key)
+            for _ in range(5):  # a polite client: wait as long as a 429 says, then try again
+                if response.status_code != 429:
+                    break
+                time.sleep(min(float(response.headers.get("Retry-After", "5")), 60.0))
+                response = upload(http, "/v1/documents", corpus.root / key)
             if response.status_code == 202:
                 jobs[response.json()["id"]] = key
             else:

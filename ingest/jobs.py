@@ -77,7 +77,7 @@ class UploadJobs:
         lock: threading.Lock,
         *,
         workers: int = 1,
-        max_queued: int = 64,
+        max_queued: int = 10_000,
         keep: int = 1000,
         on_outcome: Callable[[str], None] | None = None,
     ) -> None:
@@ -97,7 +97,9 @@ class UploadJobs:
 
     def submit(self, staged: Path, target: Path) -> Job:
         """Queue ``staged`` (already stored) to be ingested as ``target``. Raises TooBusyError when
-        ``max_queued`` uploads are already waiting: the caller keeps the file and retries later."""
+        ``max_queued`` uploads are already waiting: the caller keeps the file and retries later. The
+        bound is high: a waiting upload is a file on disk (kept within RAG_MIN_FREE_DISK_MB) and a few
+        hundred bytes of memory, and a user dropping a folder of files must not be refused."""
         with self._jobs_lock:
             if self._closed:
                 raise ServiceUnavailableError("The server is stopping: upload the file again once it is up.")
