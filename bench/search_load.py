@@ -92,8 +92,14 @@ def hammer(url: str, clients: int, duration_s: float, questions: Sequence[str]) 
 
 
 def run_search_load(
-    before: str | None, clients: Sequence[int], duration_s: float, embedder: str
+    before: str | None,
+    clients: Sequence[int],
+    duration_s: float,
+    embedder: str,
+    before_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``before_env``: extra environment for the baseline server (with ``before`` = HEAD, the same
+    code under another setting, e.g. OMP_WAIT_POLICY=ACTIVE)."""
     from bench.concurrency import ingest, load_questions, rag_serve
 
     questions = load_questions(ROOT / "sample_docs" / "questions.jsonl", include_unanswerable=False)
@@ -109,7 +115,8 @@ def run_search_load(
         for level in clients:
             for label, tree in list(trees.items()) * 2:  # each server twice per level, taking turns
                 progress(f"{label}: {level} client(s), {duration_s / 2:.0f} s")
-                with rag_serve(env | {"PYTHONPATH": str(tree)}, work) as server:
+                extra = (before_env or {}) if label == "before" else {}
+                with rag_serve(env | {"PYTHONPATH": str(tree)} | extra, work) as server:
                     hammer(server.url, 1, 2, questions)  # warm-up: model loaded, first batch done
                     results[label].append(hammer(server.url, level, duration_s / 2, questions))
     levels = {label: _merge_halves(runs) for label, runs in results.items()}
@@ -160,12 +167,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.concurrency --search", description=__doc__)
     parser.add_argument("--search", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--before", default=None, help="A git ref to measure as the baseline.")
+    parser.add_argument(
+        "--before-env", action="append", default=[], metavar="NAME=VALUE",
+        help="Environment of the baseline server only (repeatable); with --before HEAD: a setting's effect.",
+    )  # fmt: skip
     parser.add_argument("--clients", default="1,4,16", help="Client counts (1,4,16).")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds per level and server (20).")
     parser.add_argument("--embedder", default="sentence-transformers:all-MiniLM-L6-v2", help="RAG_EMBEDDER.")
     args = parser.parse_args(argv)
     clients = [int(n) for n in args.clients.split(",")]
-    result = run_search_load(args.before, clients, args.duration, args.embedder)
+    before_env = dict(item.split("=", 1) for item in args.before_env)
+    result = run_search_load(args.before, clients, args.duration, args.embedder, before_env)
     emit(result)
     errors = sum(level["errors"] for runs in result["levels"].values() for level in runs)
     return 0 if errors == 0 else 1
