@@ -103,7 +103,7 @@ class UploadJobs:
         with self._jobs_lock:
             if self._closed:
                 raise ServiceUnavailableError("The server is stopping: upload the file again once it is up.")
-            waiting = sum(1 for job in self._jobs.values() if job.status == JobStatus.QUEUED)
+            waiting = self._queue.qsize()  # queued jobs; a running one has left the queue
             if waiting >= self._max_queued:
                 raise TooBusyError(
                     f"{waiting} uploads are waiting to be ingested: try again in a minute.", retry_after_s=60

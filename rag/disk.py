@@ -37,7 +37,7 @@ def is_disk_full(exc: BaseException) -> bool:
     """An OSError or SQLite error that means the disk (or the user's quota) is full."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    return "disk is full" in str(exc) or "database or disk is full" in str(exc)
+    return "disk is full" in str(exc)  # SQLite: "database or disk is full"
 
 
 def disk_full_error(path: Path) -> DiskFullError:

@@ -89,8 +89,7 @@ class SentenceTransformerEmbedder(PrefixMixin):
         return self._queries.embed(self._query(text))
 
     def close(self) -> None:
-        self._queries.close()
-        self._model = None
+        self._model = None  # the query thread waits on an empty queue and dies with the process
         self._counter = None
 
     def _encode(self, texts: list[str]) -> list[Vector]:
@@ -125,9 +124,6 @@ class _QueryBatcher:
                 self._thread = threading.Thread(target=self._run, name="rag-query-embed", daemon=True)
                 self._thread.start()
         return done.result()
-
-    def close(self) -> None:
-        """Nothing to stop: the thread waits on an empty queue and dies with the process."""
 
     def _run(self) -> None:
         while True:
