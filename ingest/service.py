@@ -100,7 +100,7 @@ class IngestService:
         self._parsers = ParsePool.shared(s.file_timeout_s, s.max_parse_memory_mb, s.ingest_workers)
 
     def close(self) -> None:
-        self.ledger.close()  # the parse sandbox is shared by the process and closes at its exit
+        self.ledger.close()  # the parse pool is shared by the process and closes at its exit
 
     def parse(self, path: Path) -> ParsedDocument:
         """parse_file in a child process, within RAG_FILE_TIMEOUT_S and RAG_MAX_PARSE_MEMORY_MB."""
