@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -181,8 +182,72 @@ class Settings(BaseSettings):
         "`rag search`, `ask` and `docs` send the first one to a running `rag serve`.",
     )
     api_keys_file: Path | None = Field(
-        default=None, description="A file with one API key per line (in addition to RAG_API_KEYS)."
+        default=None,
+        description="API keys with a principal each, reloaded when the file changes: TOML with `[[keys]]` "
+        "tables (`name`, `sha256` = hex SHA-256 of the key, `role` = reader | admin | service, `groups`), "
+        "or the older form, one plain key per line (admin keys). See README, Permissions.",
     )
+    openwebui_jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Open WebUI's FORWARD_USER_INFO_HEADER_JWT_SECRET: a `service` key may then act for the "
+        "Open WebUI user named in the signed `X-OpenWebUI-User-Jwt` header (HS256, expiry enforced).",
+    )
+    groups_file: Path | None = Field(
+        default=None,
+        description="Group directory as TOML: a `[groups]` table, group name -> list of members (user "
+        "e-mails or names; `@other` includes another group). Reloaded when it changes.",
+    )
+    ldap_url: str | None = Field(
+        default=None,
+        description="Group directory in LDAP / Active Directory, e.g. ldaps://dc1.example.com. Used instead "
+        "of RAG_GROUPS_FILE when set.",
+    )
+    ldap_bind_dn: str | None = Field(default=None, description="DN to bind as for group look-ups.")
+    ldap_bind_password: SecretStr | None = Field(default=None, description="Password of RAG_LDAP_BIND_DN.")
+    ldap_base_dn: str = Field(
+        default="", description="Where users and groups are searched, e.g. dc=example,dc=com."
+    )
+    ldap_user_filter: str = Field(
+        default="(|(mail={user})(uid={user})(sAMAccountName={user}))",
+        description="Finds a user's entry; `{user}` is the user's e-mail or name (escaped).",
+    )
+    ldap_group_filter: str = Field(
+        default="(|(member={dn})(uniqueMember={dn}))",
+        description="Finds the groups that list an entry; `{dn}` is the entry's DN (escaped).",
+    )
+    ldap_group_name_attribute: str = Field(default="cn", description="Attribute that names a group.")
+    ldap_nested_groups: bool = Field(
+        default=True, description="Also count groups that contain the user's groups (nested groups)."
+    )
+    ldap_cache_ttl_s: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How long a user's groups are cached: a user removed from a group loses access "
+        "within this time.",
+    )
+    access_file: Path | None = Field(
+        default=None,
+        description="Who may read which documents, as TOML: `default` (groups) and `[[rules]]` with "
+        "`prefix` or `glob` (a document's path, relative to `root`) and `groups`; the most specific "
+        "matching rule wins. Reloaded when it changes; documents are re-labelled without re-embedding.",
+    )
+    default_access: str = Field(
+        default="everyone",
+        description="Groups (comma-separated) that may read a document no access rule matches; "
+        "`everyone` = any caller with a valid key. Overridden by `default` in RAG_ACCESS_FILE.",
+    )
+    audit_log: str | None = Field(
+        default=None,
+        description="Audit trail, one JSON line per search, answer, upload and delete (who, what, which "
+        "documents and chunks; never document text): a file path (rotated), or `-` for stdout. Unset: off.",
+    )
+    audit_questions: Literal["full", "hash"] = Field(
+        default="hash",
+        description="`hash`: the audit trail keeps the SHA-256 of each question; `full`: the question.",
+    )
+    audit_max_mb: int = Field(default=100, ge=1, description="Audit file size at which it is rotated.")
+    audit_backups: int = Field(default=10, ge=1, le=10_000, description="Rotated audit files kept.")
     auth_disabled: bool = Field(
         default=False,
         description="Turn API-key checks off, for local use only: the server refuses to start like this on "

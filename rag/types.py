@@ -72,6 +72,9 @@ class Chunk:
     page: int | None = None
     file_type: str = ""
     sha256: str = ""
+    # Labels of the groups and users who may read the document (rag.access); not part of the id, so
+    # a document is re-labelled without re-embedding.
+    access: tuple[str, ...] = ()
 
     @property
     def embed_text(self) -> str:
@@ -94,15 +97,20 @@ class SearchFilters:
     doc_ids: Sequence[str] = ()
     sources: Sequence[str] = ()
     file_types: Sequence[str] = ()
+    # The access labels the caller holds (rag.access.Principal.scope sets them); None: no restriction.
+    access: Sequence[str] | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.doc_ids or self.sources or self.file_types)
+        return not (self.doc_ids or self.sources or self.file_types) and self.access is None
 
     def conditions(self) -> list[tuple[str, list[str]]]:
         """(payload field, allowed values) for each restriction in use; every store ANDs them."""
         fields = (("doc_id", self.doc_ids), ("source", self.sources), ("file_type", self.file_types))
-        return [(key, list(values)) for key, values in fields if values]
+        conditions = [(key, list(values)) for key, values in fields if values]
+        if self.access is not None:
+            conditions.append(("access", list(self.access)))
+        return conditions
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +138,9 @@ class DocumentRecord:
     title: str = ""
     file_type: str = ""
     pipeline: str = ""  # parser version and chunk settings that produced the chunks
+    access: list[str] = field(default_factory=list)  # the labels its chunks carry (rag.access)
+    # Access an admin set on upload; it overrides the folder rules. None: the rules decide.
+    access_override: list[str] | None = None
 
     @property
     def chunks(self) -> int:

@@ -11,7 +11,7 @@ from rag.types import Chunk, Hit, SearchFilters, SearchMode, StoreSpec
 DENSE = "dense"
 SPARSE = "sparse"
 # Payload fields with an index: the ones we filter and facet by.
-INDEXED_FIELDS = ("doc_id", "source", "file_type")
+INDEXED_FIELDS = ("doc_id", "source", "file_type", "access")
 # HNSW search breadth (RAG_HNSW_EF). bench/query.py, 1M clustered chunks: 100 (the engine's default)
 # found 0.94 of the true top 10, 256 found 0.98, both at about 2 ms p95.
 DEFAULT_HNSW_EF = 256
@@ -52,6 +52,10 @@ class VectorStore(Protocol):
         """Re-label a document's chunks (a renamed file) without re-embedding them."""
         ...
 
+    def set_access(self, doc_id: str, access: Sequence[str]) -> None:
+        """Set who may read a document's chunks (rag.access labels) without re-embedding them."""
+        ...
+
     def search(self, request: SearchRequest) -> list[Hit]: ...
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
@@ -60,8 +64,9 @@ class VectorStore(Protocol):
 
     def count(self, filters: SearchFilters | None = None) -> int: ...
 
-    def chunk_counts(self) -> dict[str, int]:
-        """doc_id -> number of chunks, straight from the index (the ledger's cross-check)."""
+    def chunk_counts(self, filters: SearchFilters | None = None) -> dict[str, int]:
+        """doc_id -> number of chunks, straight from the index (the ledger's cross-check; with
+        ``filters``, the documents a caller may see)."""
         ...
 
     def drop(self) -> None:
@@ -84,6 +89,7 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
         "page": chunk.page,
         "file_type": chunk.file_type,
         "sha256": chunk.sha256,
+        "access": list(chunk.access),
     }
 
 
@@ -99,6 +105,7 @@ def chunk_from_payload(point_id: object, payload: dict[str, Any]) -> Chunk:
         page=payload.get("page"),
         file_type=str(payload.get("file_type", "")),
         sha256=str(payload.get("sha256", "")),
+        access=tuple(str(label) for label in payload.get("access") or ()),
     )
 
 

@@ -76,6 +76,7 @@ class EdgeStore:
             if wanted is not None:
                 check_spec(self.spec, wanted, str(self._dir))
             self._shard = _edge_call(qe.EdgeShard.load, str(self._shard_dir))
+            self._index_payload_fields()
             return self
         if wanted is None:
             return self  # nothing ingested yet (or a store to drop): an empty store
@@ -112,8 +113,7 @@ class EdgeStore:
         ensure_free_space(self._dir, _NEW_SHARD_BYTES, self._min_free_disk_mb)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._shard = _edge_call(qe.EdgeShard.create, str(self._shard_dir), config)
-        for name in INDEXED_FIELDS:
-            self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+        self._index_payload_fields()
         # The meta file is written last: a shard without it is an interrupted creation, redone next time.
         tmp = self._meta_path.with_suffix(".tmp")
         tmp.write_text(
@@ -128,6 +128,13 @@ class EdgeStore:
         )
         tmp.replace(self._meta_path)
         self.spec = spec
+
+    def _index_payload_fields(self) -> None:
+        """Index the fields we filter by; a store from an older version gains the newer ones (access)."""
+        indexed = set(self._shard.info().payload_schema)
+        for name in INDEXED_FIELDS:
+            if name not in indexed:
+                self._shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
 
     # -- writing -------------------------------------------------------------------------------------
 
@@ -158,6 +165,11 @@ class EdgeStore:
     def set_source(self, doc_id: str, source: str, title: str) -> None:
         self._require().update(
             qe.UpdateOperation.set_payload_by_filter(_doc_filter(doc_id), {"source": source, "title": title})
+        )
+
+    def set_access(self, doc_id: str, access: Sequence[str]) -> None:
+        self._require().update(
+            qe.UpdateOperation.set_payload_by_filter(_doc_filter(doc_id), {"access": list(access)})
         )
 
     def drop(self) -> None:
@@ -217,10 +229,11 @@ class EdgeStore:
             return 0
         return int(self._shard.count(qe.CountRequest(exact=True, filter=_filter(filters))))
 
-    def chunk_counts(self) -> dict[str, int]:
+    def chunk_counts(self, filters: SearchFilters | None = None) -> dict[str, int]:
         if self._shard is None:
             return {}
-        facet = self._shard.facet(qe.FacetRequest(key="doc_id", limit=_FACET_LIMIT, exact=True))
+        request = qe.FacetRequest(key="doc_id", limit=_FACET_LIMIT, exact=True, filter=_filter(filters))
+        facet = self._shard.facet(request)
         return {str(hit.value): int(hit.count) for hit in facet.hits if hit.count > 0}
 
     # -- lifecycle -----------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ class ServerStore:
                 )
                 if wanted is not None:
                     check_spec(self.spec, wanted, f"{self._where} (collection {self._collection})")
+                    self._index_payload_fields()
             elif wanted is not None:
                 self._create(wanted)
         return self
@@ -73,9 +74,15 @@ class ServerStore:
                 "schema": 1,
             },
         )
-        for name in INDEXED_FIELDS:
-            self._client.create_payload_index(self._collection, name, qm.PayloadSchemaType.KEYWORD)
+        self._index_payload_fields()
         self.spec = spec
+
+    def _index_payload_fields(self) -> None:
+        """Index the fields we filter by; a collection from an older version gains the newer ones."""
+        indexed = set(self._client.get_collection(self._collection).payload_schema)
+        for name in INDEXED_FIELDS:
+            if name not in indexed:
+                self._client.create_payload_index(self._collection, name, qm.PayloadSchemaType.KEYWORD)
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         if len(chunks) != len(vectors):
@@ -112,6 +119,15 @@ class ServerStore:
             self._client.set_payload(
                 self._collection,
                 {"source": source, "title": title},
+                points=qm.FilterSelector(filter=_doc_filter(doc_id)),
+                wait=True,
+            )
+
+    def set_access(self, doc_id: str, access: Sequence[str]) -> None:
+        with _translate(self._where):
+            self._client.set_payload(
+                self._collection,
+                {"access": list(access)},
                 points=qm.FilterSelector(filter=_doc_filter(doc_id)),
                 wait=True,
             )
@@ -172,11 +188,17 @@ class ServerStore:
         with _translate(self._where):
             return int(self._client.count(self._collection, count_filter=_filter(filters), exact=True).count)
 
-    def chunk_counts(self) -> dict[str, int]:
+    def chunk_counts(self, filters: SearchFilters | None = None) -> dict[str, int]:
         if self.spec is None:
             return {}
         with _translate(self._where):
-            facet = self._client.facet(self._collection, key="doc_id", limit=_FACET_LIMIT, exact=True)
+            facet = self._client.facet(
+                self._collection,
+                key="doc_id",
+                facet_filter=_filter(filters),
+                limit=_FACET_LIMIT,
+                exact=True,
+            )
         return {str(hit.value): int(hit.count) for hit in facet.hits if hit.count > 0}
 
     def close(self) -> None:

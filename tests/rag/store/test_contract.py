@@ -4,6 +4,7 @@ server here) and a real Qdrant server in Docker where an engine is reachable."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -264,3 +265,63 @@ def test_get_returns_chunks_by_id_in_the_order_asked(open_store: Opener) -> None
     wanted = [CORPUS[2][0].chunk_id, "00000000-0000-0000-0000-000000000000", CORPUS[0][0].chunk_id]
     assert store.get(wanted) == [CORPUS[2][0], CORPUS[0][0]]
     assert store.get([]) == []
+
+
+# -- access labels: who may read a chunk --------------------------------------------------------------
+
+
+def _labelled(open_store: Opener) -> VectorStore:
+    """The corpus with the handbook readable by HR, the price list by alice alone, the notes by all."""
+    labels = {
+        "/kb/handbook.pdf": ("group:hr",),
+        "/kb/prices.xlsx": ("user:alice@example.com",),
+        "/kb/notes.md": ("group:everyone",),
+    }
+    store = open_store(SPEC)
+    chunks = [replace(c, access=labels[c.source]) for c, _ in CORPUS]
+    store.upsert(chunks, [v for _, v in CORPUS])
+    return store
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+def test_an_access_filter_keeps_other_readers_chunks_out_of_every_search(
+    open_store: Opener, mode: str
+) -> None:
+    store = _labelled(open_store)
+    everyone = SearchFilters(access=("group:everyone", "user:bob@example.com"))
+    request = SearchRequest(text="policy zebra", dense=[0.5, 0.5, 0.5, 0.5], mode=mode, limit=10)  # type: ignore[arg-type]
+    seen = {h.chunk.source for h in store.search(replace(request, filters=everyone))}
+    assert seen == {"/kb/notes.md"}
+    alice = SearchFilters(access=("group:everyone", "user:alice@example.com"))
+    seen = {h.chunk.source for h in store.search(replace(request, filters=alice))}
+    assert seen <= {"/kb/notes.md", "/kb/prices.xlsx"} and "/kb/prices.xlsx" in seen
+    unfiltered = {h.chunk.source for h in store.search(request)}
+    assert "/kb/handbook.pdf" in unfiltered
+
+
+def test_an_access_filter_narrows_counts_and_facets(open_store: Opener) -> None:
+    store = _labelled(open_store)
+    hr = SearchFilters(access=("group:everyone", "group:hr"))
+    assert store.count(hr) == 3
+    assert store.chunk_counts(hr) == {document_id("/kb/handbook.pdf"): 2, document_id("/kb/notes.md"): 1}
+    assert store.count(SearchFilters(access=())) == 0
+    assert store.chunk_counts(SearchFilters(access=("group:nobody",))) == {}
+
+
+def test_set_access_relabels_a_document_without_touching_vectors(open_store: Opener) -> None:
+    store = _labelled(open_store)
+    notes = document_id("/kb/notes.md")
+    store.set_access(notes, ["group:hr"])
+    everyone = SearchFilters(access=("group:everyone",))
+    assert store.count(everyone) == 0
+    hits = store.search(
+        SearchRequest(
+            text="x",
+            dense=[0.0, 0.0, 0.0, 1.0],
+            mode="dense",
+            limit=1,
+            filters=SearchFilters(access=("group:hr",)),
+        )
+    )
+    assert hits[0].chunk.doc_id == notes and hits[0].chunk.access == ("group:hr",)
+    assert hits[0].score == pytest.approx(1.0, abs=1e-4)
