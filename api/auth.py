@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
+from api.principals import KeyRing
 from rag.config import Settings
 from rag.errors import (
     AuthenticationError,
@@ -65,11 +65,11 @@ def host_name(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
-def check_auth_policy(settings: Settings, host: str | None = None) -> list[str]:
+def check_auth_policy(settings: Settings, host: str | None = None) -> KeyRing:
     """The API keys to require, or ConfigError when the settings would open the documents to anyone:
     no keys and auth not switched off, or auth switched off on an address other machines reach."""
-    keys = settings.api_key_list()
-    if not keys and not settings.auth_disabled:
+    keys = KeyRing(settings)
+    if keys.empty and not settings.auth_disabled:
         raise ConfigError(
             "No API keys configured: set RAG_API_KEYS (comma-separated) or RAG_API_KEYS_FILE, or "
             "RAG_AUTH_DISABLED=true for local use on 127.0.0.1."
@@ -92,9 +92,12 @@ def is_loopback(host: str) -> bool:
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, keys: list[str]) -> None:
+    """Finds the key's principal (``scope["state"]["key"]``); who the request then speaks for is
+    worked out per route (api.deps.caller), off the event loop, since it may ask LDAP."""
+
+    def __init__(self, app: ASGIApp, keys: KeyRing) -> None:
         self._app = app
-        self._keys = [k.encode() for k in keys]
+        self._keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -102,17 +105,12 @@ class ApiKeyMiddleware:
             return
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
-        if scheme.lower() != b"bearer" or not self._valid(token.strip()):
+        principal = self._keys.authenticate(token.strip()) if scheme.lower() == b"bearer" else None
+        if principal is None:
             message = (
                 "Missing API key: send `Authorization: Bearer <key>`." if not header else "Invalid API key."
             )
             await error_response(AuthenticationError(message))(scope, receive, send)
             return
+        scope.setdefault("state", {})["key"] = principal
         await self._app(scope, receive, send)
-
-    def _valid(self, token: bytes) -> bool:
-        # Compare against every key (no early exit) so timing says nothing about which one was close.
-        matched = False
-        for key in self._keys:
-            matched |= hmac.compare_digest(token, key)
-        return matched

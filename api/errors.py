@@ -20,6 +20,7 @@ STATUS_BY_ERROR: list[tuple[type[e.RagError], int]] = [
     (e.AuthenticationError, 401),
     (e.HostNotAllowedError, 400),
     (e.CrossSiteRequestError, 403),
+    (e.PermissionDeniedError, 403),
     (e.NotFoundError, 404),
     (e.PayloadTooLargeError, 413),
     (e.UnsupportedFileError, 415),

@@ -3,27 +3,34 @@ and closed together."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from api.audit import AuditDocument, AuditEvent, AuditLog
+from api.directory import make_directory
+from api.identity import IdentityResolver
 from api.limits import AnswerLimiter
-from api.observability import Metrics
+from api.observability import Metrics, request_id_var
 from ingest.jobs import UploadJobs
 from ingest.ledger import Ledger
 from ingest.sandbox import ParsePool
 from ingest.service import IngestService
 from ingest.watcher import FolderWatcher
+from rag.access import Principal
 from rag.answer import Answer, AnswerEvent, AnswerService
 from rag.config import Settings
 from rag.embedding import Embedder
 from rag.errors import ServiceUnavailableError
 from rag.generation import Message
 from rag.knowledge_base import KnowledgeBase
-from rag.types import SearchFilters
+from rag.types import Chunk, Hit, SearchFilters, SearchMode
 
 log = logging.getLogger("rag.api")
+# How often a running server looks for an edited RAG_ACCESS_FILE (one stat).
+_ACCESS_RULES_CHECK_S = 2.0
 
 
 @dataclass
@@ -32,11 +39,14 @@ class Services:
     kb: KnowledgeBase
     ingest: IngestService
     limiter: AnswerLimiter
+    identity: IdentityResolver
     # Uploads (and later the watcher) ingest one file at a time; searches and answers never wait for it.
     ingest_lock: threading.Lock = field(default_factory=threading.Lock)
+    audit: AuditLog | None = None
     watcher: FolderWatcher | None = None
     metrics: Metrics | None = None
     jobs: UploadJobs = field(init=False)
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.jobs = UploadJobs(
@@ -46,8 +56,24 @@ class Services:
             on_outcome=self.count_ingested,
         )
 
+    # Every read goes through these three, which narrow it to what ``principal`` may read (inside the
+    # store's query) and write the audit line.
+
+    def search(
+        self,
+        principal: Principal,
+        query: str,
+        top_k: int,
+        mode: SearchMode,
+        filters: SearchFilters | None = None,
+    ) -> list[Hit]:
+        hits = self.kb.retriever().search(query, top_k=top_k, mode=mode, filters=principal.scope(filters))
+        self.record(principal, "search", question=query, chunks=[h.chunk for h in hits], mode=mode)
+        return hits
+
     def answer(
         self,
+        principal: Principal,
         question: str,
         history: Sequence[Message],
         filters: SearchFilters | None = None,
@@ -55,12 +81,19 @@ class Services:
         fallback_to_passages: bool = False,
     ) -> Answer:
         with self.limiter.slot():
-            return self.answers.answer(
-                question, history, filters, top_k=top_k, fallback_to_passages=fallback_to_passages
+            answer = self.answers.answer(
+                question,
+                history,
+                principal.scope(filters),
+                top_k=top_k,
+                fallback_to_passages=fallback_to_passages,
             )
+        self._record_answer(principal, answer)
+        return answer
 
     def answer_events(
         self,
+        principal: Principal,
         question: str,
         history: Sequence[Message],
         filters: SearchFilters | None = None,
@@ -73,7 +106,11 @@ class Services:
         started = self.limiter.acquire()
         try:
             events = self.answers.stream(
-                question, history, filters, top_k=top_k, fallback_to_passages=fallback_to_passages
+                question,
+                history,
+                principal.scope(filters),
+                top_k=top_k,
+                fallback_to_passages=fallback_to_passages,
             )
             first = next(events)
         except BaseException:
@@ -82,12 +119,79 @@ class Services:
 
         def rest() -> Iterator[AnswerEvent]:
             try:
-                yield first
-                yield from events
+                for event in itertools.chain([first], events):
+                    if event.answer is not None:
+                        self._record_answer(principal, event.answer)
+                    yield event
             finally:
                 self.limiter.release(started)
 
         return rest()
+
+    def _record_answer(self, principal: Principal, answer: Answer) -> None:
+        cited = [c.chunk_id for c in answer.citations]
+        doc_ids = list(dict.fromkeys(c.doc_id for c in answer.citations))
+        outcome = "refused" if answer.refused else "ok"
+        self.record(
+            principal, "answer", question=answer.question, doc_ids=doc_ids, cited=cited, outcome=outcome
+        )
+
+    def record(
+        self,
+        principal: Principal,
+        action: str,
+        *,
+        question: str | None = None,
+        chunks: Sequence[Chunk] = (),
+        doc_ids: Sequence[str] = (),
+        cited: Sequence[str] = (),
+        outcome: str = "ok",
+        **extra: object,
+    ) -> None:
+        """One audit line (RAG_AUDIT_LOG): who, what, and which documents and chunks; never their text."""
+        if self.audit is None:
+            return
+        hashes = {c.doc_id: c.sha256 for c in chunks}
+        for doc_id in doc_ids:
+            if doc_id not in hashes:
+                record = self.ledger.get(doc_id)
+                hashes[doc_id] = record.sha256 if record else ""
+        self.audit.record(
+            AuditEvent(
+                action=action,
+                request_id=request_id_var.get(),
+                key=principal.key,
+                user=principal.user,
+                groups=sorted(principal.groups),
+                role=principal.role,
+                question=question,
+                documents=[AuditDocument(doc_id, sha) for doc_id, sha in hashes.items()],
+                chunks=[c.chunk_id for c in chunks],
+                cited_chunks=list(cited),
+                outcome=outcome,
+                extra=extra,
+            )
+        )
+
+    def follow_access_rules(self) -> None:
+        """Label documents by the current access rules now, and again whenever RAG_ACCESS_FILE changes
+        (a thread): a rule edited while the server runs re-labels documents without a restart."""
+        with self.ingest_lock:
+            relabelled = self.ingest.apply_access_rules()
+        if relabelled:
+            log.info("access rules: %d documents re-labelled", relabelled)
+
+        def follow() -> None:
+            while not self._stopping.wait(_ACCESS_RULES_CHECK_S):
+                try:
+                    if self.ingest.access_rules_changed():
+                        with self.ingest_lock:
+                            n = self.ingest.apply_access_rules()
+                        log.info("access rules changed: %d documents re-labelled", n)
+                except Exception:  # a store hiccup must not end the thread; the next round retries
+                    log.exception("could not apply the changed access rules; retrying")
+
+        threading.Thread(target=follow, name="access-rules", daemon=True).start()
 
     def count_ingested(self, outcome: str) -> None:
         if self.metrics is not None:
@@ -108,6 +212,7 @@ class Services:
             return self.ledger.count(), 0
 
     def close(self) -> None:
+        self._stopping.set()
         if self.watcher is not None or self.jobs.running:
             ParsePool.abort_shared()  # the watcher or an upload may be in the middle of a slow file
         self.jobs.close()
@@ -115,6 +220,8 @@ class Services:
             self.watcher.stop()
         self.kb.close()
         self.ingest.close()
+        if self.audit is not None:
+            self.audit.close()
 
 
 def _remove_partial_uploads(settings: Settings) -> None:
@@ -146,8 +253,15 @@ def open_services(
         kb=kb,
         ingest=IngestService(kb),
         limiter=AnswerLimiter(settings.max_concurrent_answers, settings.answer_queue_limit),
+        identity=IdentityResolver(
+            make_directory(settings),
+            settings.openwebui_jwt_secret.get_secret_value() if settings.openwebui_jwt_secret else None,
+        ),
+        audit=AuditLog.from_settings(settings) if serving else None,
         metrics=metrics,
     )
+    if serving:
+        services.follow_access_rules()
     if serving and settings.watch_dir is not None:
         services.watcher = FolderWatcher(
             settings.watch_dir,

@@ -50,6 +50,7 @@ class Job:
     staged: Path
     created_at: str
     seq: int = 0  # submission order: of two uploads of one name, the later one is kept
+    access: list[str] | None = None  # who may read it (access labels), set by the uploader; None: rules
     status: JobStatus = JobStatus.QUEUED
     finished_at: str | None = None
     outcome: Outcome | None = None
@@ -95,7 +96,7 @@ class UploadJobs:
         self._submitted = 0
         self._committed: dict[Path, int] = {}  # target -> seq of the upload it now holds
 
-    def submit(self, staged: Path, target: Path) -> Job:
+    def submit(self, staged: Path, target: Path, access: list[str] | None = None) -> Job:
         """Queue ``staged`` (already stored) to be ingested as ``target``. Raises TooBusyError when
         ``max_queued`` uploads are already waiting: the caller keeps the file and retries later. The
         bound is high: a waiting upload is a file on disk (kept within RAG_MIN_FREE_DISK_MB) and a few
@@ -110,7 +111,12 @@ class UploadJobs:
                 )
             self._submitted += 1
             job = Job(
-                id=uuid.uuid4().hex, target=target, staged=staged, created_at=now_iso(), seq=self._submitted
+                id=uuid.uuid4().hex,
+                target=target,
+                staged=staged,
+                created_at=now_iso(),
+                seq=self._submitted,
+                access=access,
             )
             self._jobs[job.id] = job
             self._forget_old_jobs()
@@ -178,7 +184,7 @@ class UploadJobs:
                     )
                 job.staged.replace(job.target)
                 self._committed[job.target] = job.seq
-                outcome, _ = self._ingest.ingest_file(job.target, parsed)
+                outcome, _ = self._ingest.ingest_file(job.target, parsed, job.access, set_access=True)
             document = self._ingest.ledger.by_source(str(job.target.resolve()))
         except RagError as exc:
             # A parse cut short by shutdown is not the file's fault: say so rather than blame the file.

@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS documents (
     ingested_at TEXT NOT NULL,
     title       TEXT NOT NULL DEFAULT '',
     file_type   TEXT NOT NULL DEFAULT '',
-    pipeline    TEXT NOT NULL DEFAULT ''
+    pipeline    TEXT NOT NULL DEFAULT '',
+    access      TEXT NOT NULL DEFAULT '[]',
+    access_override TEXT
 );
 CREATE INDEX IF NOT EXISTS documents_sha256 ON documents (sha256);
 CREATE TABLE IF NOT EXISTS failures (
@@ -72,6 +74,10 @@ class Ledger:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
         if "pipeline" not in columns:
             self._db.execute("ALTER TABLE documents ADD COLUMN pipeline TEXT NOT NULL DEFAULT ''")
+        if "access" not in columns:
+            # Empty labels: the next start re-labels every document from the access rules.
+            self._db.execute("ALTER TABLE documents ADD COLUMN access TEXT NOT NULL DEFAULT '[]'")
+            self._db.execute("ALTER TABLE documents ADD COLUMN access_override TEXT")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -90,15 +96,15 @@ class Ledger:
     # -- documents -----------------------------------------------------------------------------------
 
     def get(self, doc_id: str) -> DocumentRecord | None:
-        return self._one("SELECT * FROM documents WHERE doc_id = ?", (doc_id,))
+        return self._one(f"SELECT {_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
 
     def by_source(self, source: str) -> DocumentRecord | None:
-        return self._one("SELECT * FROM documents WHERE source = ?", (source,))
+        return self._one(f"SELECT {_COLUMNS} FROM documents WHERE source = ?", (source,))
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentRecord]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM documents ORDER BY source LIMIT ? OFFSET ?", (limit or -1, offset)
+                f"SELECT {_COLUMNS} FROM documents ORDER BY source LIMIT ? OFFSET ?", (limit or -1, offset)
             ).fetchall()
         return [_record(row) for row in rows]
 
@@ -112,7 +118,7 @@ class Ledger:
                 "DELETE FROM documents WHERE source = ? AND doc_id != ?", (record.source, record.doc_id)
             )
             db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO documents ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
                 (
                     record.doc_id,
                     record.source,
@@ -124,6 +130,8 @@ class Ledger:
                     record.title,
                     record.file_type,
                     record.pipeline,
+                    json.dumps(record.access),
+                    None if record.access_override is None else json.dumps(record.access_override),
                 ),
             )
             db.execute("DELETE FROM failures WHERE source = ?", (record.source,))
@@ -134,6 +142,11 @@ class Ledger:
             db.execute(
                 "UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_id = ?", (size, mtime_ns, doc_id)
             )
+
+    def set_access(self, doc_id: str, access: list[str]) -> None:
+        """Remember the labels a document's chunks now carry (written to the store first)."""
+        with self._tx() as db:
+            db.execute("UPDATE documents SET access = ? WHERE doc_id = ?", (json.dumps(access), doc_id))
 
     def remove(self, doc_id: str) -> None:
         with self._tx() as db:
@@ -171,8 +184,15 @@ class Ledger:
         return _record(row) if row else None
 
 
+_COLUMNS = (
+    "doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline, access, "
+    "access_override"
+)
+
+
 def _record(row: tuple[object, ...]) -> DocumentRecord:
-    doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline = row
+    doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline = row[:10]
+    access, override = row[10:]
     return DocumentRecord(
         doc_id=str(doc_id),
         source=str(source),
@@ -184,4 +204,6 @@ def _record(row: tuple[object, ...]) -> DocumentRecord:
         title=str(title),
         file_type=str(file_type),
         pipeline=str(pipeline),
+        access=list(json.loads(str(access))),
+        access_override=None if override is None else list(json.loads(str(override))),
     )

@@ -3,6 +3,7 @@ remove deleted ones. The CLI, the API upload and the watcher all ingest through 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -15,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ingest.access_rules import AccessDecision, AccessPolicy
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
 from ingest.ledger import Ledger, now_iso
@@ -98,6 +100,8 @@ class IngestService:
         self.ledger = Ledger(kb.settings.ledger_path)
         s = kb.settings
         self._parsers = ParsePool.shared(s.file_timeout_s, s.max_parse_memory_mb, s.ingest_workers)
+        self.access = AccessPolicy(s)
+        self._access_applied: str | None = None  # the rules version every document is labelled by
 
     def close(self) -> None:
         self.ledger.close()  # the parse pool is shared by the process and closes at its exit
@@ -114,15 +118,22 @@ class IngestService:
 
     # -- one file ------------------------------------------------------------------------------------
 
-    def ingest_file(self, path: Path, parsed: ParsedDocument | None = None) -> tuple[Outcome, int]:
+    def ingest_file(
+        self,
+        path: Path,
+        parsed: ParsedDocument | None = None,
+        access: list[str] | None = None,
+        set_access: bool = False,
+    ) -> tuple[Outcome, int]:
         """Bring one file's chunks up to date. Returns the outcome and how many chunks were embedded.
         ``parsed``: the file's content, when the caller has already parsed it (an upload is checked
-        before it may replace an earlier one), so it is not parsed twice.
+        before it may replace an earlier one), so it is not parsed twice. ``set_access``: an upload
+        says who may read it: ``access`` (access labels), or None for the folder rules.
 
         Raises DocumentError for a file that cannot be ingested (recorded in the ledger's failures),
         ServiceUnavailableError/StoreError when the embedder or store is down (nothing was written).
         """
-        work = self.check(path)
+        work = self.check(path, access, set_access)
         if isinstance(work, Outcome):
             return work, 0
         try:
@@ -133,8 +144,9 @@ class IngestService:
         vectors = self.kb.embedder.embed_documents([chunk.embed_text for chunk in prepared.chunks])
         return self.commit(prepared, vectors), len(prepared.chunks)
 
-    def check(self, path: Path) -> Outcome | Work:
-        """Skip an unchanged file (by size and mtime, then by content hash); otherwise say what to do."""
+    def check(self, path: Path, access: list[str] | None = None, set_access: bool = False) -> Outcome | Work:
+        """Skip an unchanged file (by size and mtime, then by content hash; re-labelled if who may read
+        it changed); otherwise say what to do."""
         source = source_of(path)
         try:
             stat = path.stat()
@@ -146,17 +158,24 @@ class IngestService:
                 f"The file is larger than {limit_mb} MB (RAG_MAX_FILE_MB): raise the limit to ingest it."
             )
         record = self.ledger.by_source(source)
+        override = access if set_access else (record.access_override if record else None)
+        decision = self.access.decide(source, override)
         pipeline = self.pipeline()
         current = record is not None and record.pipeline == pipeline
         if record and current and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            self._relabel(record, decision, override)
             return Outcome.UNCHANGED
         sha256 = sha256_file(path)
         if record and current and record.sha256 == sha256:
             self.ledger.touch(record.doc_id, stat.st_size, stat.st_mtime_ns)
+            self._relabel(record, decision, override)
             return Outcome.UNCHANGED
         # A document keeps its id for life, also after a rename changed its path.
         doc_id = record.doc_id if record else self._new_document_id(source, sha256)
-        return Work(path, source, stat.st_size, stat.st_mtime_ns, sha256, doc_id, record, pipeline)
+        labels = decision.access.labels()
+        return Work(
+            path, source, stat.st_size, stat.st_mtime_ns, sha256, doc_id, record, pipeline, labels, override
+        )
 
     def prepare(self, work: Work, parsed: ParsedDocument | None = None) -> Prepared:
         """Parse and chunk. Touches neither the ledger nor the store, so it can run on another thread."""
@@ -165,6 +184,8 @@ class IngestService:
         chunks = chunk_document(
             parsed, doc_id=work.doc_id, source=work.source, sha256=work.sha256, policy=policy
         )
+        access = tuple(work.access)
+        chunks = [dataclasses.replace(chunk, access=access) for chunk in chunks]
         if not chunks:
             raise EmptyDocumentError("No text could be extracted from this file.")
         limit = self.kb.settings.max_file_chunks
@@ -197,9 +218,41 @@ class IngestService:
                 title=prepared.title,
                 file_type=prepared.file_type,
                 pipeline=work.pipeline,
+                access=work.access,
+                access_override=work.access_override,
             )
         )
         return Outcome.UPDATED if work.record else Outcome.ADDED
+
+    # -- who may read what ---------------------------------------------------------------------------
+
+    def _relabel(self, record: DocumentRecord, decision: AccessDecision, override: list[str] | None) -> bool:
+        """Give an ingested document's chunks the labels ``decision`` says, without re-embedding them:
+        the store first, then the ledger (as for any write)."""
+        labels = decision.access.labels()
+        if record.access == labels and record.access_override == override:
+            return False
+        if record.access != labels:
+            self.kb.existing_store().set_access(record.doc_id, labels)
+        record.access, record.access_override = labels, override
+        self.ledger.put(record)
+        log.info("access of %s is now %s (%s)", printable(record.source), decision.access.describe(),
+                 decision.rule)  # fmt: skip
+        return True
+
+    def access_rules_changed(self) -> bool:
+        return self.access.rules.version != self._access_applied
+
+    def apply_access_rules(self) -> int:
+        """Re-label every document whose readers the current rules decide differently (a rule edited,
+        a store from before permissions). Returns how many were re-labelled; nothing is re-embedded."""
+        version = self.access.rules.version
+        changed = 0
+        for record in self.ledger.documents():
+            decision = self.access.decide(record.source, record.access_override)
+            changed += self._relabel(record, decision, record.access_override)
+        self._access_applied = version
+        return changed
 
     def _new_document_id(self, source: str, sha256: str) -> str:
         doc_id = document_id(source)
@@ -227,6 +280,8 @@ class IngestService:
         those paths whose files are gone. Per-file problems land in ``report.failed``."""
         if not paths:
             raise InputError("Give at least one file or folder to ingest.")
+        if self.access_rules_changed():
+            self.apply_access_rules()
         report = IngestReport()
         files: list[Path] = []
         existing_roots: list[Path] = []
@@ -325,8 +380,13 @@ class IngestService:
         if displaced is not None and displaced.doc_id != record.doc_id:
             self.remove(displaced.doc_id)  # the move overwrote another ingested file
         title = title_from_name(new)
-        self.kb.store.set_source(record.doc_id, new_source, title)
-        record.source, record.title = new_source, title
+        labels = self.access.decide(new_source, record.access_override).access.labels()
+        store = self.kb.store
+        # Readers first: a document moved into a restricted folder is hidden before anything else moves.
+        if labels != record.access:
+            store.set_access(record.doc_id, labels)
+        store.set_source(record.doc_id, new_source, title)
+        record.source, record.title, record.access = new_source, title, labels
         record.size, record.mtime_ns = stat.st_size, stat.st_mtime_ns
         self.ledger.put(record)
         return Outcome.MOVED
@@ -353,6 +413,8 @@ class Work:
     doc_id: str
     record: DocumentRecord | None
     pipeline: str
+    access: list[str]  # the labels its chunks get
+    access_override: list[str] | None  # set on upload; None: the folder rules decide
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,12 @@ class AuthenticationError(RagError):
     code = "unauthorized"
 
 
+class PermissionDeniedError(RagError):
+    """A valid key asking for something its role does not allow (an upload with a reader key)."""
+
+    code = "forbidden"
+
+
 class PayloadTooLargeError(InputError):
     code = "payload_too_large"
 

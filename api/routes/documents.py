@@ -6,14 +6,22 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from api.deps import ServicesDep
+from api.deps import AdminDep, CallerDep, ServicesDep
 from api.schemas import DeleteResponse, DocumentList, DocumentOut, FailedFileOut, JobOut, UploadResponse
 from ingest.parse import FILE_TYPES, file_type_of
 from ingest.service import Outcome
+from rag.access import DocumentAccess
 from rag.disk import disk_full_error, ensure_free_space, is_disk_full
-from rag.errors import InputError, NotFoundError, PayloadTooLargeError, UnsupportedFileError
+from rag.errors import (
+    InputError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    UnsupportedFileError,
+)
+from rag.types import SearchFilters
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 _UNSAFE = re.compile(r"[^\w.\- ()]+")
@@ -22,31 +30,47 @@ _UNSAFE = re.compile(r"[^\w.\- ()]+")
 @router.get("/documents", response_model=DocumentList, summary="List documents (or failed files)")
 def list_documents(
     svc: ServicesDep,
+    caller: CallerDep,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     status: Annotated[Literal["ingested", "failed"], Query()] = "ingested",
 ) -> DocumentList:
     if status == "failed":
+        if caller.role != "admin":
+            raise PermissionDeniedError("Failed files are listed for admin keys only.")
         failures = svc.ledger.failures()
         page = failures[offset : offset + limit]
         failed = [FailedFileOut(source=f.source, error=f.error, failed_at=f.failed_at) for f in page]
         return DocumentList(failed=failed, total=len(failures), offset=offset, limit=limit)
-    records = svc.ledger.documents(offset=offset, limit=limit)
+    if caller.unrestricted:
+        records, total = svc.ledger.documents(offset=offset, limit=limit), svc.ledger.count()
+    else:
+        # The documents this caller may read, as the store's access filter says (the same filter as
+        # every search), listed in the ledger's order.
+        readable = svc.kb.existing_store().chunk_counts(caller.scope())
+        visible = sorted((r for r in map(svc.ledger.get, readable) if r is not None), key=lambda r: r.source)
+        records, total = visible[offset : offset + limit], len(visible)
+    svc.record(caller, "documents", doc_ids=[r.doc_id for r in records])
     return DocumentList(
-        documents=[DocumentOut.of(r) for r in records], total=svc.ledger.count(), offset=offset, limit=limit
+        documents=[DocumentOut.of(r) for r in records], total=total, offset=offset, limit=limit
     )
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut, summary="One document")
-def get_document(doc_id: str, svc: ServicesDep) -> DocumentOut:
+def get_document(doc_id: str, svc: ServicesDep, caller: CallerDep) -> DocumentOut:
     record = svc.ledger.get(doc_id)
-    if record is None:
+    readable = caller.unrestricted or (
+        record is not None
+        and svc.kb.existing_store().count(caller.scope(SearchFilters(doc_ids=[doc_id]))) > 0
+    )
+    if record is None or not readable:  # the same answer: a hidden document does not exist for you
         raise NotFoundError(f"No document with id {doc_id!r}: GET /v1/documents lists them.")
+    svc.record(caller, "documents", doc_ids=[doc_id])
     return DocumentOut.of(record)
 
 
 @router.delete("/documents/{doc_id}", response_model=DeleteResponse, summary="Remove a document")
-def delete_document(doc_id: str, svc: ServicesDep) -> DeleteResponse:
+def delete_document(doc_id: str, svc: ServicesDep, caller: AdminDep) -> DeleteResponse:
     if svc.ledger.get(doc_id) is None:
         raise NotFoundError(f"No document with id {doc_id!r}: GET /v1/documents lists them.")
     with svc.ingest_lock:
@@ -54,6 +78,7 @@ def delete_document(doc_id: str, svc: ServicesDep) -> DeleteResponse:
         uploaded = Path(record.source)
         if uploaded.parent == svc.settings.uploads_dir.resolve():
             uploaded.unlink(missing_ok=True)  # our own copy of an uploaded file
+    svc.record(caller, "delete", doc_ids=[record.doc_id])
     return DeleteResponse(deleted=record.doc_id, source=record.source, chunks=record.chunks)
 
 
@@ -72,7 +97,15 @@ def upload_document(
     file: Annotated[UploadFile, File()],
     svc: ServicesDep,
     response: Response,
+    caller: AdminDep,
     wait: Annotated[bool, Query(description="Answer once the file is ingested, not once stored.")] = False,
+    access: Annotated[
+        str | None,
+        Form(
+            description="Who may read it, instead of the access rules: group names and `user:<e-mail>`, "
+            "comma-separated, e.g. `hr,user:ceo@example.com`; `everyone` for any caller."
+        ),
+    ] = None,
 ) -> JobOut | UploadResponse:
     """Stores the file and answers 202 with a job (``Location: /v1/jobs/{id}``); the file is then
     parsed, chunked and embedded in the background. An upload that cannot be read never replaces an
@@ -89,10 +122,11 @@ def upload_document(
     staged = uploads / f".{uuid.uuid4().hex}.part{Path(name).suffix}"
     try:
         _store(file, staged, svc.settings.max_upload_mb, svc.settings.min_free_disk_mb)
-        job = svc.jobs.submit(staged, uploads / name)
+        job = svc.jobs.submit(staged, uploads / name, access_labels(access))
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
+    svc.record(caller, "upload", file=name, job=job.id)
     if not wait:
         response.headers["Location"] = f"/v1/jobs/{job.id}"
         return JobOut.of(job)
@@ -105,7 +139,7 @@ def upload_document(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="How an upload's ingest went")
-def get_job(job_id: str, svc: ServicesDep) -> JobOut:
+def get_job(job_id: str, svc: ServicesDep, _: AdminDep) -> JobOut:
     job = svc.jobs.get(job_id)
     if job is None:
         raise NotFoundError(
@@ -132,6 +166,18 @@ def _store(file: UploadFile, staged: Path, max_upload_mb: int, min_free_disk_mb:
         if is_disk_full(exc):
             raise disk_full_error(staged.parent) from exc
         raise
+
+
+def access_labels(value: str | None) -> list[str] | None:
+    """The ``access`` form field as access labels; None (not given): the access rules decide."""
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if not names:
+        raise InputError("`access` is empty: name at least one group (or `everyone`), or leave it out.")
+    users = [n.removeprefix("user:") for n in names if n.startswith("user:")]
+    groups = [n.removeprefix("group:") for n in names if not n.startswith("user:")]
+    return DocumentAccess.of(groups, users).labels()
 
 
 def safe_file_name(raw: str) -> str:

@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ServicesDep
+from api.deps import CallerDep, ServicesDep
 from api.errors import error_body
 from api.schemas import CitationOut
 from rag.answer import Answer
@@ -97,12 +97,14 @@ def models() -> ModelList:
     summary="OpenAI-compatible chat over the knowledge base",
     responses={200: {"content": {"text/event-stream": {"description": _STREAM_DOC}}}},
 )
-def chat_completions(body: ChatCompletionRequest, svc: ServicesDep) -> ChatCompletion | StreamingResponse:
+def chat_completions(
+    body: ChatCompletionRequest, svc: ServicesDep, caller: CallerDep
+) -> ChatCompletion | StreamingResponse:
     question, history = _split(body.messages)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
     if not body.stream:
-        answer = svc.answer(question, history)
+        answer = svc.answer(caller, question, history)
         return ChatCompletion(
             id=completion_id,
             created=created,
@@ -110,7 +112,7 @@ def chat_completions(body: ChatCompletionRequest, svc: ServicesDep) -> ChatCompl
             choices=[Choice(message=AssistantMessage(content=with_sources(answer)))],
             citations=[CitationOut.of(c) for c in answer.citations],
         )
-    events = svc.answer_events(question, history)
+    events = svc.answer_events(caller, question, history)
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
         payload = {

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from api.deps import ServicesDep
+from api.deps import CallerDep, ServicesDep
 from api.errors import error_body
 from api.schemas import QueryRequest, QueryResponse
 from rag.errors import RagError
@@ -27,16 +27,18 @@ def sse(event: str, data: object) -> str:
     summary="Answer a question with citations",
     responses={200: {"content": {"text/event-stream": {"description": _STREAM_DOC}}}},
 )
-def query(body: QueryRequest, svc: ServicesDep) -> QueryResponse | StreamingResponse:
+def query(body: QueryRequest, svc: ServicesDep, caller: CallerDep) -> QueryResponse | StreamingResponse:
     history = [Message(t.role, t.content) for t in body.history]
     filters = body.filters.to_filters() if body.filters else None
     fallback = body.passages_if_no_llm
     if not body.stream:
         return QueryResponse.of(
-            svc.answer(body.question, history, filters, top_k=body.top_k, fallback_to_passages=fallback)
+            svc.answer(
+                caller, body.question, history, filters, top_k=body.top_k, fallback_to_passages=fallback
+            )
         )
     events = svc.answer_events(
-        body.question, history, filters, top_k=body.top_k, fallback_to_passages=fallback
+        caller, body.question, history, filters, top_k=body.top_k, fallback_to_passages=fallback
     )
 
     def stream() -> Iterator[str]:
