@@ -19,7 +19,7 @@ from api.presentation import display_source, document_json, hit_json
 from rag.config import Settings, load_settings
 from rag.errors import ConfigError, InputError, RagError, StoreLockedError
 from rag.labels import place
-from rag.types import SEARCH_MODES, SearchFilters, SearchMode
+from rag.types import SEARCH_MODES, DocumentRecord, SearchFilters, SearchMode
 
 if TYPE_CHECKING:  # the services import the ingest pipeline; a command that asks a server needs none of it
     from collections.abc import Sequence
@@ -107,9 +107,9 @@ def _services(ctx: click.Context, settings: Settings | None = None) -> Services:
     return services
 
 
-def _server(ctx: click.Context, settings: Settings) -> ServerClient | None:
+def _server(ctx: click.Context, settings: Settings, as_user: str | None = None) -> ServerClient | None:
     """The `rag serve` that owns this data dir, if one runs: reading commands ask it (no model to load,
-    no lock to fight over); closed when the command ends."""
+    no lock to fight over); closed when the command ends. ``as_user``: ask as that user."""
     from api.server_file import find_server
 
     info = find_server(settings)
@@ -117,10 +117,31 @@ def _server(ctx: click.Context, settings: Settings) -> ServerClient | None:
         return None
     from api.remote import connect
 
-    client = connect(info, settings)
+    client = connect(info, settings, as_user)
     if client is not None:
         ctx.call_on_close(client.close)
     return client
+
+
+# The CLI runs on the machine that holds the data, as its admin: it reads every document, unless told
+# to see the knowledge base as one user does.
+_as_user = click.option(
+    "--as",
+    "as_user",
+    metavar="USER",
+    default=None,
+    help="Only what USER (an e-mail or login) may read, with their groups from RAG_GROUPS_FILE or LDAP. "
+    "Without it the command reads every document.",
+)
+
+
+def _scope(
+    ctx: click.Context, settings: Settings, filters: SearchFilters, as_user: str | None
+) -> SearchFilters:
+    """``filters`` narrowed to what ``as_user`` may read (unchanged without --as)."""
+    if as_user is None:
+        return filters
+    return _services(ctx, settings).identity.for_user(as_user).scope(filters)
 
 
 def _refuse_if_served(ctx: click.Context, settings: Settings, instead: str) -> None:
@@ -246,6 +267,7 @@ def _read_queries(handle: TextIO) -> Iterator[tuple[Any, str]]:
 )
 @click.option("--source", "sources", multiple=True, help="Only search this document (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_as_user
 @click.pass_context
 def search(
     ctx: click.Context,
@@ -255,6 +277,7 @@ def search(
     mode: str | None,
     sources: tuple[str, ...],
     as_json: bool,
+    as_user: str | None,
 ) -> None:
     """Search the knowledge base for QUERY (or every line of --queries)."""
     if (query is None) == (queries is None):
@@ -263,7 +286,7 @@ def search(
     k = top_k or settings.top_k
     search_mode = cast(SearchMode, mode or settings.search_mode)
     filters = SearchFilters(sources=[_source_filter(s) for s in sources])
-    run = _searcher(ctx, settings, k, search_mode, filters)
+    run = _searcher(ctx, settings, k, search_mode, filters, as_user)
     if queries is not None:
         for query_id, text in _read_queries(queries):
             click.echo(json.dumps({"id": query_id, "hits": run(text)}))
@@ -281,12 +304,18 @@ def search(
 
 
 def _searcher(
-    ctx: click.Context, settings: Settings, k: int, mode: SearchMode, filters: SearchFilters
+    ctx: click.Context,
+    settings: Settings,
+    k: int,
+    mode: SearchMode,
+    filters: SearchFilters,
+    as_user: str | None,
 ) -> Callable[[str], list[dict[str, Any]]]:
     """query -> hits as JSON, from the running server or from our own store."""
-    server = _server(ctx, settings)
+    server = _server(ctx, settings, as_user)
     if server is not None:
         return lambda text: server.search(text, k, mode, filters)
+    filters = _scope(ctx, settings, filters, as_user)
     with _loading_model(settings):
         retriever = _services(ctx, settings).kb.retriever()
     return lambda text: [hit_json(h) for h in retriever.search(text, top_k=k, mode=mode, filters=filters)]
@@ -357,6 +386,7 @@ def _print_sources(answer: Any) -> None:
     is_flag=True,
     help="If the LLM cannot be reached, show the cited passages instead of failing (the quick start).",
 )
+@_as_user
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -366,13 +396,16 @@ def ask(
     history: Path | None,
     sources: tuple[str, ...],
     fallback: bool,
+    as_user: str | None,
 ) -> None:
     """Answer QUESTION from the documents, citing its sources."""
     settings = load_settings()
     filters = SearchFilters(sources=[_source_filter(s) for s in sources])
     turns = _read_history(history)
-    service: Answers | None = _server(ctx, settings)  # the running server answers, with its settings
+    # The running server answers, with its settings.
+    service: Answers | None = _server(ctx, settings, as_user)
     if service is None:
+        filters = _scope(ctx, settings, filters, as_user)
         with _loading_model(settings):
             service = _services(ctx, settings).answers
     if as_json or not stream:
@@ -400,14 +433,24 @@ def ask(
 # -- documents -------------------------------------------------------------------------------------
 
 
+def _local_documents(ctx: click.Context, settings: Settings, as_user: str | None) -> list[DocumentRecord]:
+    services = _services(ctx, settings)
+    if as_user is None:
+        return services.ledger.documents()
+    readable = services.kb.existing_store().chunk_counts(_scope(ctx, settings, SearchFilters(), as_user))
+    records = [r for r in map(services.ledger.get, readable) if r is not None]
+    return sorted(records, key=lambda r: r.source)
+
+
 @cli.command()
 @click.option("--failed", is_flag=True, help="List files that could not be ingested, with the reason.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_as_user
 @click.pass_context
-def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
+def docs(ctx: click.Context, failed: bool, as_json: bool, as_user: str | None) -> None:
     """List ingested documents (or, with --failed, the files that failed)."""
     settings = load_settings()
-    server = _server(ctx, settings)
+    server = _server(ctx, settings, as_user)
     if failed:
         if server is not None:
             rows = server.failures()
@@ -422,7 +465,7 @@ def docs(ctx: click.Context, failed: bool, as_json: bool) -> None:
     if server is not None:
         documents = server.documents()
     else:
-        documents = [document_json(r) for r in _services(ctx, settings).ledger.documents()]
+        documents = [document_json(r) for r in _local_documents(ctx, settings, as_user)]
     if as_json:
         click.echo(json.dumps({"documents": documents}))
         return
@@ -542,6 +585,89 @@ def evaluate(
         if embedder is not None:
             embedder.close()
     click.echo(json.dumps(result, indent=1) if as_json else render(result))
+
+
+# -- permissions and audit ---------------------------------------------------------------------
+
+
+@cli.group()
+def access() -> None:
+    """Who may read which documents (RAG_ACCESS_FILE, RAG_DEFAULT_ACCESS)."""
+
+
+@access.command(name="check")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--user", default=None, metavar="USER", help="Also say whether USER may read it, and why.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def access_check(ctx: click.Context, path: Path, user: str | None, as_json: bool) -> None:
+    """Who may read the document at PATH, and which rule decided it."""
+    from ingest.service import source_of
+
+    settings = load_settings()
+    services = _services(ctx, settings)
+    source = source_of(path)
+    record = services.ledger.by_source(source)
+    decision = services.ingest.access.decide(source, record.access_override if record else None)
+    labels = decision.access.labels()
+    result: dict[str, Any] = {
+        "source": source,
+        "groups": list(decision.access.groups),
+        "users": list(decision.access.users),
+        "rule": decision.rule,
+        "ingested": record is not None,
+        "labels_applied": record is not None and record.access == labels,
+    }
+    if user is not None:
+        principal = services.identity.for_user(user)
+        result["user"] = {"name": principal.user, "groups": sorted(principal.groups)}
+        result["user"]["may_read"] = principal.may_read(labels)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(display_source(source))
+    click.echo(f"  readable by: {decision.access.describe()}")
+    click.echo(f"  decided by:  {decision.rule}")
+    if record is None:
+        click.echo("  not ingested yet: its chunks get these labels when it is.")
+    elif not result["labels_applied"]:
+        click.echo(
+            f"  its chunks still carry {', '.join(record.access) or 'no labels'}: a running server "
+            "re-labels them within seconds, `rag ingest` does it at once."
+        )
+    if user is not None:
+        verdict = "may read it" if result["user"]["may_read"] else "may NOT read it"
+        groups = ", ".join(result["user"]["groups"]) or "no groups"
+        click.echo(f"  {user} ({groups}) {verdict}.")
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail (RAG_AUDIT_LOG)."""
+
+
+@audit.command(name="verify")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit_verify(path: Path | None, as_json: bool) -> None:
+    """Check that no line of the audit trail (PATH, default RAG_AUDIT_LOG, with its rotated files) was
+    removed, edited or reordered. Exits 1 when the chain is broken."""
+    from dataclasses import asdict
+
+    from api.audit import format_verification, verify
+
+    if path is None:
+        target = load_settings().audit_log
+        if not target or target == "-":
+            raise click.UsageError("Give the audit file to check: RAG_AUDIT_LOG is not a file.")
+        path = Path(target)
+    result = verify(path)
+    if as_json:
+        click.echo(json.dumps(asdict(result), default=str))
+    else:
+        click.echo(format_verification(result))
+    if not result.ok:
+        raise SystemExit(1)
 
 
 # -- watched folder ----------------------------------------------------------------------------

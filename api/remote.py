@@ -37,13 +37,16 @@ class ServerError(RagError):
 class ServerClient:
     """`rag search`, `rag ask` and `rag docs` over HTTP: the same results, as the CLI shapes them."""
 
-    def __init__(self, info: ServerInfo, settings: Settings) -> None:
+    def __init__(self, info: ServerInfo, settings: Settings, as_user: str | None = None) -> None:
         self.info = info
         keys = settings.api_key_list()
         self._has_key = bool(keys)
+        headers = {"Authorization": f"Bearer {keys[0]}"} if keys else {}
+        if as_user:
+            headers["X-Act-As-User"] = as_user  # `--as USER`: the server narrows our admin key to USER
         self._http = httpx.Client(
             base_url=info.url,
-            headers={"Authorization": f"Bearer {keys[0]}"} if keys else {},
+            headers=headers,
             # The LLM may take RAG_REQUEST_TIMEOUT_S per call; the answer may wait for a slot first.
             timeout=httpx.Timeout(settings.request_timeout_s + 30, connect=5.0),
             trust_env=False,  # a proxy from the environment has no business with a local server
@@ -159,10 +162,10 @@ class ServerClient:
         raise ServerError(code, message)
 
 
-def connect(info: ServerInfo, settings: Settings) -> ServerClient | None:
+def connect(info: ServerInfo, settings: Settings, as_user: str | None = None) -> ServerClient | None:
     """A client for the server the data dir names, or None if it does not answer (it is stopping, or
     its pid now belongs to another program): the command then runs locally."""
-    client = ServerClient(info, settings)
+    client = ServerClient(info, settings, as_user)
     if client.alive():
         return client
     client.close()

@@ -339,6 +339,12 @@ class Settings(BaseSettings):
             rest = f"{host}:11434" + (f"/{path}" if path else "")
         return f"{scheme}://{rest}"
 
+    @field_validator("audit_log", "ldap_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `RAG_AUDIT_LOG=` in a .env file means "off", not "the current folder".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("embedder")
     @classmethod
     def _check_embedder(cls, value: str) -> str:
