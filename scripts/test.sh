@@ -11,6 +11,16 @@ if ! command -v docker-compose >/dev/null 2>&1; then
         echo "docker-compose is missing: sudo apt-get install docker-compose (the compose tests need it)" >&2
     fi
 fi
+# A real OpenLDAP server for the LDAP group tests (tests/support/slapd.py starts its own on a free port).
+if ! command -v slapd >/dev/null 2>&1 && [[ ! -x /usr/sbin/slapd ]]; then
+    if [[ $(id -u) == 0 ]]; then
+        (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slapd ldap-utils) >/dev/null
+        # The package's postinst may start a system slapd on port 389; the tests never use it.
+        service slapd stop >/dev/null 2>&1 || true
+    else
+        echo "slapd is missing: sudo apt-get install slapd ldap-utils (the LDAP group tests need it)" >&2
+    fi
+fi
 export HF_HUB_OFFLINE=1 DO_NOT_TRACK=1 TOKENIZERS_PARALLELISM=false RAG_REQUIRE_ALL_TESTS=1
 .venv/bin/ruff check .
 .venv/bin/mypy
