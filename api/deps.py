@@ -35,10 +35,10 @@ CallerDep = Annotated[Principal, Depends(caller)]
 
 
 def admin(principal: CallerDep) -> Principal:
-    if principal.role != "admin":
+    if not principal.unrestricted:  # an admin acting for a user is that user for this request
         raise PermissionDeniedError(
-            "This needs an admin key: uploads, deletes, listing failed files, upload jobs and metrics are "
-            "for admins."
+            "This needs an admin key (not acting for a user): uploads, deletes, listing failed files, "
+            "upload jobs and metrics are for admins."
         )
     return principal
 

@@ -36,7 +36,7 @@ def list_documents(
     status: Annotated[Literal["ingested", "failed"], Query()] = "ingested",
 ) -> DocumentList:
     if status == "failed":
-        if caller.role != "admin":
+        if not caller.unrestricted:
             raise PermissionDeniedError("Failed files are listed for admin keys only.")
         failures = svc.ledger.failures()
         page = failures[offset : offset + limit]
