@@ -21,6 +21,7 @@ from pathlib import Path
 import jwt
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from support.fakes import HashingEmbedder
 from support.ollama_server import OllamaProtocolServer
 
@@ -203,7 +204,7 @@ def world_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             api_keys_file=keys,
             groups_file=groups,
             access_file=rules,
-            openwebui_jwt_secret=JWT_SECRET,
+            openwebui_jwt_secret=SecretStr(JWT_SECRET),
             audit_log=str(tmp / "audit.log"),
             min_relevance=-1.0,  # every question reaches the model: the prompt is what is checked
             request_timeout_s=10.0,
