@@ -31,12 +31,13 @@ K1 = 1.2
 B = 0.75
 AVERAGE_LENGTH = 120
 
-_CJK = (
+# Han, Hiragana, Katakana and Hangul: scripts written without spaces between words.
+CJK_CHARACTERS = (
     "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
 )
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 # A compound (parts joined by _ - . / :) of letters and digits, or a run of CJK characters.
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[_\-.:/'][^\W_{_CJK}]+)*")
+_TOKEN = re.compile(rf"[{CJK_CHARACTERS}]+|[^\W_{CJK_CHARACTERS}]+(?:[_\-.:/'][^\W_{CJK_CHARACTERS}]+)*")
 _PARTS = re.compile(r"[_\-.:/']")
 
 STOP_WORDS = frozenset(
@@ -214,7 +215,7 @@ def analyze(text: str) -> list[str]:
         token = match.group(0).strip(".:/'-")
         if not token:
             continue
-        if re.match(f"[{_CJK}]", token):
+        if re.match(f"[{CJK_CHARACTERS}]", token):
             terms.extend(_cjk_terms(token))
         else:
             terms.extend(_word_terms(token))

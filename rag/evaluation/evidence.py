@@ -4,6 +4,8 @@ A dataset's ``evidence`` is copied verbatim from the source, but our parser and 
 (whitespace, a table's cells, a hyphen at a PDF line end) or split it across two chunks. So both sides
 are normalised (case, punctuation, whitespace) and a passage holds the evidence when it contains it
 whole, or at least ``SHARE`` of its word 4-grams (the larger part of a span that a chunk border cut).
+Chinese, Japanese and Korean characters count as a word each: those scripts put no spaces between
+words, so their evidence is matched by character 4-grams.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from rag.sparse import CJK_CHARACTERS
+
 SHARE = 0.5
 _N = 4
 _NOT_WORD = re.compile(r"[\W_]+")
+_CJK_CHARACTER = re.compile(f"([{CJK_CHARACTERS}])")
 
 
 @lru_cache(maxsize=4096)
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(_NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
+    text = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold())
+    return tuple(_CJK_CHARACTER.sub(r" \1 ", text).split())
 
 
 @lru_cache(maxsize=1024)
