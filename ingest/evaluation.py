@@ -71,6 +71,7 @@ def build_index(
 def _index_folder(kb: KnowledgeBase, folder: Path, on_progress: Progress | None) -> EvalIndex:
     with IngestService(kb) as service:
         report = service.sync([folder], on_progress=_by_name(on_progress))
+        chunk_ids = [cid for record in service.ledger.documents() for cid in record.chunk_ids]
     return EvalIndex(
         kb,
         documents=report.added,
@@ -78,6 +79,7 @@ def _index_folder(kb: KnowledgeBase, folder: Path, on_progress: Progress | None)
         seconds=0.0,
         failed=report.failed,
         root=folder.resolve(),
+        chunk_ids=chunk_ids,
     )
 
 
@@ -108,8 +110,18 @@ def _index_corpus(
             failed += report.failed
             if on_progress:
                 on_progress(documents, None, f"{chunks} chunks")
-        by_doc_id = {r.doc_id: keys[r.source] for r in service.ledger.documents() if r.source in keys}
-    return EvalIndex(kb, documents=documents, chunks=chunks, seconds=0.0, failed=failed, keys=by_doc_id)
+        records = service.ledger.documents()
+    by_doc_id = {r.doc_id: keys[r.source] for r in records if r.source in keys}
+    chunk_ids = [cid for record in records for cid in record.chunk_ids]
+    return EvalIndex(
+        kb,
+        documents=documents,
+        chunks=chunks,
+        seconds=0.0,
+        failed=failed,
+        keys=by_doc_id,
+        chunk_ids=chunk_ids,
+    )
 
 
 def _by_name(on_progress: Progress | None) -> ProgressCallback | None:

@@ -29,6 +29,11 @@ class Retriever:
         self._prefetch_k = prefetch_k
         self.fusion = fusion or Fusion()
 
+    @property
+    def prefetch_k(self) -> int:
+        """How deep each ranking goes before fusion (RAG_PREFETCH_K)."""
+        return self._prefetch_k
+
     def search(
         self,
         query: str,

@@ -22,6 +22,7 @@ class EvalIndex:
     seconds: float
     failed: list[dict[str, str]] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # doc_id -> the dataset's document key
+    chunk_ids: list[str] = field(default_factory=list)  # every chunk of the index
     root: Path | None = None
 
     def key_of(self, chunk: Chunk) -> str:

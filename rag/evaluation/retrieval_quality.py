@@ -35,6 +35,9 @@ MODES: dict[str, SearchMode] = {"dense": "dense", "bm25": "sparse", "hybrid": "h
 RERANKED = "hybrid+rerank"
 BASELINE = "naive baseline"
 BASELINE_BM25 = "naive bm25 (rank-bm25)"
+# The keyword search before our own analysis, over the same chunks (rag/evaluation/engine_bm25.py).
+ENGINE_BM25 = "bm25, engine tokenizer (before)"
+ENGINE_HYBRID = "hybrid, engine tokenizer (before)"
 # Chunks fetched per query: enough to fill ten distinct documents in nearly every case.
 CANDIDATE_CHUNKS = 50
 # How many hybrid chunks the cross-encoder re-scores (the same depth answers use).
@@ -51,6 +54,12 @@ FUSION_VARIANTS: list[tuple[str, Fusion, int]] = [
     ("dbsf dense x2", Fusion("dbsf", dense_weight=1.0, sparse_weight=0.5), 50),
 ]
 PASSAGE_METRICS = ("passage@1", "passage@5", "passage@10", "passage_mrr@10")
+
+
+class KeywordRanking(Protocol):
+    """Another keyword search over the index's own chunks: the engine's tokenizer, as before."""
+
+    def search(self, query: str, limit: int) -> list[Hit]: ...
 
 
 class RankedPassages(Protocol):
@@ -131,9 +140,11 @@ def evaluate_retrieval(
     reranker: CrossEncoderReranker | None,
     on_progress: Progress | None = None,
     baseline: RankedPassages | None = None,
+    engine_keywords: KeywordRanking | None = None,
 ) -> RetrievalEvaluation:
     variants = [(f"fusion: {name}", fusion, depth) for name, fusion, depth in FUSION_VARIANTS]
     names = [*MODES, *(name for name, _, _ in variants), RERANKED, BASELINE, BASELINE_BM25]
+    names += [ENGINE_BM25, ENGINE_HYBRID]
     results = {name: ModeResult() for name in names}
     per_query: list[dict[str, Any]] = []
     signals: dict[str, GateSignals] = {}
@@ -168,6 +179,15 @@ def evaluate_retrieval(
             fused = collapse_duplicates(fusion.fuse(dense[:depth], sparse[:depth], CANDIDATE_CHUNKS))
             results[name].seconds += time.perf_counter() - start
             ranks[name] = results[name].add(passages(fused), query)
+        if engine_keywords is not None:
+            start = time.perf_counter()
+            old = engine_keywords.search(query.text, retriever.prefetch_k)
+            results[ENGINE_BM25].seconds += time.perf_counter() - start
+            ranks[ENGINE_BM25] = results[ENGINE_BM25].add(passages(old[:CANDIDATE_CHUNKS]), query)
+            start = time.perf_counter()
+            fused = retriever.fusion.fuse(dense[: retriever.prefetch_k], old, CANDIDATE_CHUNKS)
+            results[ENGINE_HYBRID].seconds += time.perf_counter() - start
+            ranks[ENGINE_HYBRID] = results[ENGINE_HYBRID].add(passages(collapse_duplicates(fused)), query)
         if reranker is not None:
             hybrid = hits_by_mode["hybrid"]
             start = time.perf_counter()
@@ -205,6 +225,16 @@ def evaluate_retrieval(
         # The reranked mode runs the hybrid search first: its latency includes it.
         summary["ms_per_query"] = round(summary["ms_per_query"] + modes["hybrid"]["ms_per_query"], 1)
         modes[RERANKED] = {**summary, "reranker": reranker.name}
+    if engine_keywords is not None:
+        modes[ENGINE_BM25] = results[ENGINE_BM25].summary()
+        old_hybrid = results[ENGINE_HYBRID].summary()
+        # Its cost: the dense search, the old keyword search, and the fusion.
+        spent = sum(m["ms_per_query"] for m in (old_hybrid, modes["dense"], modes[ENGINE_BM25]))
+        modes[ENGINE_HYBRID] = {
+            **old_hybrid,
+            "ms_per_query": round(spent, 1),
+            "fusion": retriever.fusion.label,
+        }
     if baseline is not None:
         modes[BASELINE] = {**results[BASELINE].summary(), "description": str(baseline)}
         modes[BASELINE_BM25] = results[BASELINE_BM25].summary()

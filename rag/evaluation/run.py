@@ -11,6 +11,7 @@ from rag.errors import ServiceUnavailableError
 from rag.evaluation.answers import AnswerJudge, evaluate_answers
 from rag.evaluation.baseline import NaiveBaseline
 from rag.evaluation.dataset import EvalDataset
+from rag.evaluation.engine_bm25 import EngineTokenizerBm25
 from rag.evaluation.gate import calibrate_gate
 from rag.evaluation.index import EvalIndex, Progress
 from rag.evaluation.retrieval_quality import evaluate_retrieval
@@ -51,8 +52,9 @@ def _evaluate(
     settings = kb.settings
     reranker = CrossEncoderReranker(settings.reranker) if settings.reranker else None
     start = time.perf_counter()
+    engine_keywords = EngineTokenizerBm25(kb.store.get(index.chunk_ids)) if index.chunk_ids else None
     retrieval = evaluate_retrieval(
-        kb.retriever(), queries, index.key_of, reranker, progress("Retrieving"), baseline
+        kb.retriever(), queries, index.key_of, reranker, progress("Retrieving"), baseline, engine_keywords
     )
     retrieval_seconds = time.perf_counter() - start
     gate = gate_for(settings, kb.embedder.name)
