@@ -15,8 +15,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RAG_DATA_DIR=/data \
     RAG_HOST=0.0.0.0
 
+# Tesseract and its English, Korean, Japanese and Simplified Chinese models OCR scanned PDF pages (which
+# poppler's pdftoppm rasterises) and image files.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmagic1 poppler-utils curl \
+        tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor tesseract-ocr-jpn tesseract-ocr-chi-sim \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -16,6 +16,24 @@ if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 fi
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 
+# OCR of scanned PDFs and images: Tesseract with the English, Korean, Japanese and Simplified Chinese
+# models, and poppler's pdftoppm to turn PDF pages into images. Debian packages, so checked on every
+# run (cheaply) rather than behind the Python stamp below; without them, text files still ingest and a
+# scanned file fails with a message that names these packages.
+ocr_packages=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-kor tesseract-ocr-jpn tesseract-ocr-chi-sim poppler-utils)
+missing=()
+for package in "${ocr_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing OCR packages: ${missing[*]}..." >&2
+        (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}") >/dev/null
+    else
+        echo "OCR of scanned PDFs and images needs: sudo apt-get install ${missing[*]}" >&2
+    fi
+fi
+
 stamp=".venv/.private-rag-installed"
 want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16) $extras"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want"* ]]; then
