@@ -1,19 +1,58 @@
-"""The Embedder interface and the nomic task prefixes every implementation shares."""
+"""The Embedder interface and the task prefixes every implementation shares."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 Vector = list[float]
 
-# nomic-embed-text was trained with task prefixes; leaving them out costs several points of recall.
-DOCUMENT_PREFIX = "search_document: "
-QUERY_PREFIX = "search_query: "
+
+@dataclass(frozen=True, slots=True)
+class TaskPrefixes:
+    """What a retrieval model was trained to see in front of a document and in front of a query.
+    Leaving a trained prefix out costs several points of recall, and so does adding one to a model
+    that was trained without."""
+
+    document: str = ""
+    query: str = ""
 
 
-def uses_nomic_prefixes(model: str) -> bool:
-    return "nomic" in model.lower()
+NO_PREFIXES = TaskPrefixes()
+NOMIC_PREFIXES = TaskPrefixes(document="search_document: ", query="search_query: ")
+E5_PREFIXES = TaskPrefixes(document="passage: ", query="query: ")
+
+# Matched in order against the model's own name (see model_basename); the first match wins, and a
+# model that matches nothing gets its text as it is. The Ollama and the in-process embedders both use
+# this table, so a model gets the same prefixes whoever runs it. From the model cards:
+_TASK_PREFIXES: tuple[tuple[re.Pattern[str], TaskPrefixes], ...] = (
+    # nomic-embed-text v1 and v1.5 (English) and nomic-embed-text-v2-moe (multilingual).
+    (re.compile(r"nomic"), NOMIC_PREFIXES),
+    # multilingual-e5-small/base/large and e5-*-v2. The -instruct variants take a task instruction
+    # before the query instead, which this table does not model: they fall through to no prefixes.
+    (re.compile(r"(?:^|[^a-z0-9])e5-(?:small|base|large)(?!.*instruct)"), E5_PREFIXES),
+    # bge-m3 needs no instruction on either side (unlike the English bge-*-v1.5 models); listed so
+    # that the choice is visible, not a fall-through.
+    (re.compile(r"bge-m3"), NO_PREFIXES),
+)
+
+
+def model_basename(model: str) -> str:
+    """A model's own name, lower case, without registry path, local directory or Ollama tag:
+    ``nomic-embed-text-v2-moe`` for ``library/nomic-embed-text-v2-moe:latest``."""
+    name = model.strip().rstrip("/").rsplit("/", 1)[-1].lower()
+    return name.split(":", 1)[0] or name
+
+
+def task_prefixes(model: str) -> TaskPrefixes:
+    """The task prefixes the named model (Ollama name, hub id or local path) was trained with."""
+    name = model_basename(model)
+    for pattern, prefixes in _TASK_PREFIXES:
+        if pattern.search(name):
+            return prefixes
+    return NO_PREFIXES
 
 
 class Embedder(Protocol):
@@ -74,12 +113,12 @@ class ForwardingEmbedder:
 
 
 class PrefixMixin:
-    """Adds the nomic task prefixes when the model needs them."""
+    """Puts the model's task prefixes (task_prefixes) in front of documents and queries."""
 
-    _prefixed: bool
+    _prefixes: TaskPrefixes
 
     def _documents(self, texts: Sequence[str]) -> list[str]:
-        return [DOCUMENT_PREFIX + t for t in texts] if self._prefixed else list(texts)
+        return [self._prefixes.document + t for t in texts]
 
     def _query(self, text: str) -> str:
-        return QUERY_PREFIX + text if self._prefixed else text
+        return self._prefixes.query + text

@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from rag.embedding.base import PrefixMixin, Vector, uses_nomic_prefixes
+from rag.embedding.base import PrefixMixin, Vector, task_prefixes
 from rag.errors import ConfigError, ModelNotFoundError
 
 # Loaded models, shared by every embedder in the process: the API, the watcher and the tests open
@@ -52,7 +52,7 @@ class SentenceTransformerEmbedder(PrefixMixin):
     def __init__(self, model: str, batch_size: int = 32) -> None:
         self._model_name = model
         self._batch_size = batch_size
-        self._prefixed = uses_nomic_prefixes(model)
+        self._prefixes = task_prefixes(model)
         self._model: Any = None
         self._counter: Any = None
         self._queries = _QueryBatcher(self._encode, max_batch=batch_size)

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-from rag.embedding.base import PrefixMixin, Vector, uses_nomic_prefixes
+from rag.embedding.base import PrefixMixin, Vector, model_basename, task_prefixes
 from rag.errors import EmbedderUnavailableError, ModelNotFoundError
 from rag.tokens import approx_token_count
 
 # Ollama's default context is far below nomic-embed-text's 8192 tokens and it truncates silently;
-# we ask for a window comfortably above our largest chunk instead.
+# we ask for a window comfortably above our largest chunk instead, or the model's own if smaller.
 _NUM_CTX = 2048
+
+# The input window each model was trained for, by its own name (model_basename), from the model
+# cards. A chunk longer than the window is cut by the model, so chunks are sized below it; a model not
+# listed gets _NUM_CTX.
+MODEL_WINDOWS = {
+    "nomic-embed-text": 8192,  # v1.5: 768 dimensions, English
+    "nomic-embed-text-v2-moe": 512,  # 768 dimensions, ~100 languages; the MoE model trades length away
+    "bge-m3": 8192,  # 1024 dimensions, 100+ languages
+}
+
+# Han, Hiragana, Katakana and Hangul. approx_token_count takes a run of them for one word, yet Chinese
+# and Japanese have no spaces: a whole paragraph would count as a token or two and overflow the window.
+# One token per character is a safe bound: BERT's WordPiece gives each Han character its own token,
+# and the SentencePiece of XLM-R based models (bge-m3, nomic-embed-text-v2-moe) gives fewer (0.5 to
+# 0.75 per character, measured on Chinese, Japanese and Korean prose).
+_CJK = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+)
 
 
 class OllamaEmbedder(PrefixMixin):
@@ -21,7 +40,8 @@ class OllamaEmbedder(PrefixMixin):
         self._model = model
         self._host = host
         self._batch_size = batch_size
-        self._prefixed = uses_nomic_prefixes(model)
+        self._prefixes = task_prefixes(model)
+        self._num_ctx = min(MODEL_WINDOWS.get(model_basename(model), _NUM_CTX), _NUM_CTX)
         self._client = httpx.Client(base_url=host, timeout=timeout_s)
         self._dimension: int | None = None
 
@@ -37,10 +57,13 @@ class OllamaEmbedder(PrefixMixin):
 
     @property
     def max_tokens(self) -> int:
-        return _NUM_CTX
+        return self._num_ctx
 
     def count_tokens(self, text: str) -> int:
-        return approx_token_count(text)
+        cjk = len(_CJK.findall(text))
+        if not cjk:
+            return approx_token_count(text)
+        return approx_token_count(_CJK.sub(" ", text)) + cjk
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         prefixed = self._documents(texts)
@@ -62,7 +85,7 @@ class OllamaEmbedder(PrefixMixin):
             "model": self._model,
             "input": inputs,
             "truncate": True,
-            "options": {"num_ctx": _NUM_CTX},
+            "options": {"num_ctx": self._num_ctx},
         }
         try:
             response = self._client.post("/api/embed", json=body)
