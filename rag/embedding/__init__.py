@@ -1,4 +1,5 @@
-"""Embedders: Ollama (production, nomic-embed-text) and sentence-transformers (in-process)."""
+"""Embedders: Ollama (production, nomic-embed-text) and in-process (sentence-transformers and the
+packaged models)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,6 @@ def _model_embedder(settings: Settings) -> Embedder:
             batch_size=settings.embed_batch_size,
             timeout_s=settings.request_timeout_s,
         )
-    from rag.embedding.local import SentenceTransformerEmbedder
+    from rag.embedding.local import local_embedder
 
-    return SentenceTransformerEmbedder(model=ref.name, batch_size=settings.embed_batch_size)
+    return local_embedder(ref.name, batch_size=settings.embed_batch_size)
