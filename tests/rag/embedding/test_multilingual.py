@@ -25,7 +25,7 @@ from rag.errors import ConfigError, ModelNotFoundError
 
 MODEL = "multilingual-e5-small"
 
-# (question, the passage that answers it, an unrelated passage in the same language)
+# (question, the passage that answers it, an unrelated passage in the language of that answer)
 CASES = {
     "zh": (
         "VPN网关用哪个端口？",
@@ -46,6 +46,19 @@ CASES = {
         "VPN 게이트웨이는 어떤 포트를 쓰나요?",
         "회사 VPN 게이트웨이는 포트 4443을 사용합니다. 연결하기 전에 클라이언트 인증서를 설치해야 합니다.",
         "구내식당은 매일 정오에 문을 열고 채식 메뉴도 제공합니다.",
+    ),
+    # A paraphrase sharing no word with its answer: the quick-start MiniLM scores it 0.612 against
+    # 0.603 for the unrelated passage, a coin toss; e5 0.835 against 0.770.
+    "ko-paraphrase": (
+        "휴가는 일 년에 며칠인가요?",
+        "직원은 매년 25일의 유급 연차를 받습니다.",
+        "서버실은 3층에 있으며 출입하려면 카드가 필요합니다.",
+    ),
+    # A Chinese question over English documents: one vector space for all the languages.
+    "zh-question-en-passages": (
+        "年假有多少天？",
+        "Employees get 25 days of paid vacation each year.",
+        "The server room is on floor 3 and needs a badge.",
     ),
 }
 
