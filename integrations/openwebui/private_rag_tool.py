@@ -7,16 +7,28 @@ requirements:
 """
 
 import json
+import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 from typing import Any
 
 import httpx
+
+# PyJWT ships with Open WebUI (it signs its own forwarded user tokens with it), so the `requirements:`
+# line above stays empty: nothing is installed when an admin pastes this file in.
+import jwt
 from pydantic import BaseModel, Field
 
 EventEmitter = Callable[[dict[str, Any]], Awaitable[Any]]
 
 _NAME = "private-rag"
+# Open WebUI's signed user header, as private-rag reads it for a `service` key.
+USER_JWT_HEADER = "X-OpenWebUI-User-Jwt"
+# The secret Open WebUI itself signs that header with (ENABLE_FORWARD_USER_INFO_HEADERS): the default.
+OPENWEBUI_SECRET_ENV = "FORWARD_USER_INFO_HEADER_JWT_SECRET"
+# A token is minted per request, so it only has to outlive that request; Open WebUI's default too.
+USER_JWT_TTL_S = 300
 
 
 class ToolError(Exception):
@@ -49,6 +61,24 @@ def _error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {reason}"
 
 
+def user_token(user: dict[str, Any] | None, secret: str, now: int | None = None) -> str | None:
+    """The chat user as Open WebUI's own ``_mint_forward_user_jwt`` signs them (same claims, HS256),
+    so private-rag verifies the tool's calls exactly like the model connection's; None without a user."""
+    if not secret or not user or not (user.get("email") or user.get("id")):
+        return None
+    issued = int(time.time()) if now is None else now
+    claims = {
+        "sub": str(user.get("id") or ""),
+        "email": str(user.get("email") or ""),
+        "name": str(user.get("name") or ""),
+        "role": str(user.get("role") or ""),
+        "iss": "open-webui",
+        "iat": issued,
+        "exp": issued + USER_JWT_TTL_S,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
 class Tools:
     class Valves(BaseModel):
         api_url: str = Field(
@@ -58,6 +88,15 @@ class Tools:
         api_key: str = Field(
             default="",
             description="API key of the private-rag API, sent as `Authorization: Bearer <key>`.",
+        )
+        user_jwt_secret: str = Field(
+            default="",
+            description=(
+                "Shared secret that signs the chat user's identity (X-OpenWebUI-User-Jwt, HS256), so "
+                "private-rag shows each user only the documents they may read; it must equal private-rag's "
+                "RAG_OPENWEBUI_JWT_SECRET. Empty: Open WebUI's own FORWARD_USER_INFO_HEADER_JWT_SECRET. "
+                "With neither, no user is sent and every chat user gets what the API key itself may read."
+            ),
         )
         top_k: int = Field(default=5, ge=1, le=50, description="How many passages to retrieve.")
         timeout_s: float = Field(
@@ -89,7 +128,7 @@ class Tools:
         """
         await self._status(__event_emitter__, f"Searching the knowledge base for: {query}", done=False)
         try:
-            data = await self._post("/v1/search", {"query": query, "top_k": self.valves.top_k})
+            data = await self._post("/v1/search", {"query": query, "top_k": self.valves.top_k}, __user__)
         except ToolError as exc:
             await self._status(__event_emitter__, str(exc), done=True)
             return str(exc)
@@ -122,7 +161,7 @@ class Tools:
         """
         await self._status(__event_emitter__, f"Asking the knowledge base: {question}", done=False)
         try:
-            data = await self._post("/v1/query", {"question": question, "top_k": self.valves.top_k})
+            data = await self._post("/v1/query", {"question": question, "top_k": self.valves.top_k}, __user__)
         except ToolError as exc:
             await self._status(__event_emitter__, str(exc), done=True)
             return str(exc)
@@ -148,13 +187,24 @@ class Tools:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _secret(self) -> str:
+        # Read per call, not at import: Open WebUI loads the tool once, and the valves can change.
+        return self.valves.user_jwt_secret.strip() or os.environ.get(OPENWEBUI_SECRET_ENV, "").strip()
+
+    async def _post(
+        self, path: str, body: dict[str, Any], user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """POST to the API; every failure becomes a ToolError with a short readable message."""
         base = self.valves.api_url.rstrip("/")
         url = f"{base}{path}"
         headers = {"Accept": "application/json"}
         if self.valves.api_key:
             headers["Authorization"] = f"Bearer {self.valves.api_key}"
+        # Only the signed token, never plain X-OpenWebUI-User-* headers: anyone holding the key could
+        # forge those, and private-rag ignores them unless a key is configured to trust them.
+        token = user_token(user, self._secret())
+        if token is not None:
+            headers[USER_JWT_HEADER] = token
         try:
             async with httpx.AsyncClient(timeout=self.valves.timeout_s) as client:
                 response = await client.post(url, json=body, headers=headers)

@@ -3,7 +3,8 @@
 1. Open WebUI 0.12.4's own loader parses the file into tool specs (run in Open WebUI's own venv, created
    once under ~/.cache/private-rag/openwebui-venv so it never touches the project's).
 2. The tool's methods against a real private-rag API under uvicorn (no LLM: extractive answers), with
-   the events they emit; every failure comes back as a readable string.
+   the events they emit; every failure comes back as a readable string. The chat user goes out as Open
+   WebUI's own signed token (X-OpenWebUI-User-Jwt), minted like Open WebUI mints it.
 3. End to end: a real `open-webui serve` with a small real LLM calls the tool, which calls our API.
 """
 
@@ -28,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from pydantic import SecretStr
 from support.llm import LLMServer
@@ -194,19 +196,27 @@ def test_openwebui_loader_parses_the_tool(openwebui_python: Path, tmp_path: Path
     assert result["defaults"] == {
         "api_url": "http://127.0.0.1:8000",
         "api_key": "",
+        "user_jwt_secret": "",  # empty: Open WebUI's own FORWARD_USER_INFO_HEADER_JWT_SECRET
         "top_k": 5,
         "timeout_s": 60.0,
     }
     assert result["override"] == {
         "api_url": "http://10.0.0.5:9000",
         "api_key": "k",
+        "user_jwt_secret": "",
         "top_k": 3,
         "timeout_s": 5.0,
     }
     assert result["invalid"] == "ValidationError"
     assert result["has_user_valves"] is True
     properties = result["valves_schema"]["properties"]
-    assert all(properties[name].get("description") for name in ("api_url", "api_key", "top_k", "timeout_s"))
+    assert all(
+        properties[name].get("description")
+        for name in ("api_url", "api_key", "user_jwt_secret", "top_k", "timeout_s")
+    )
+    # An admin must learn from the form itself what an empty secret means.
+    secret_help = properties["user_jwt_secret"]["description"]
+    assert "FORWARD_USER_INFO_HEADER_JWT_SECRET" in secret_help and "no user is sent" in secret_help
 
 
 # -- 2. The tool against a real API ----------------------------------------------------------------
@@ -374,6 +384,198 @@ def test_no_emitter_and_a_failing_emitter_are_fine(rag_url: str) -> None:
 
     result = asyncio.run(tool.search_knowledge_base("laptop", __event_emitter__=broken))
     assert "onboarding.html" in result
+
+
+# -- 2b. The chat user, as Open WebUI's signed token -----------------------------------------------
+
+SECRET_ENV = "FORWARD_USER_INFO_HEADER_JWT_SECRET"
+# At least 32 bytes: PyJWT warns about shorter HMAC keys, and so should an admin's secret be.
+USER_SECRET = "tool-test-user-secret-5b0e9d2c41a7f836"
+OTHER_SECRET = "tool-test-other-secret-93c1e07a5d2b4f68"
+CHAT_USER = {"id": "2f1c6a0e-user-alice", "email": "alice@example.com", "name": "Alice", "role": "user"}
+USER_JWT = "x-openwebui-user-jwt"
+
+Seen = list[tuple[str, dict[str, str]]]  # (path, headers with lower-case names) per request
+
+
+def _recording_handler(seen: Seen) -> type[BaseHTTPRequestHandler]:
+    """A stand-in API that records each request's headers and answers like ours would."""
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            if self.path.endswith("/search"):
+                reply: dict[str, Any] = {"hits": [{"source": "docs/a.md", "text": "A.", "chunk_id": "c1"}]}
+            else:
+                reply = {"answer": "A [1].", "citations": [{"n": 1, "source": "docs/a.md", "quote": "A."}]}
+            body = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Recorder
+
+
+@pytest.fixture(name="recorder")
+def recorder_fixture() -> Iterator[tuple[str, Seen]]:
+    seen: Seen = []
+    server = HTTPServer(("127.0.0.1", 0), _recording_handler(seen))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def call_as(tool: Any, method: str, text: str, user: dict[str, Any] | None) -> str:
+    """The tool as Open WebUI calls it: ``__user__`` is the user's model_dump() plus their valves."""
+    kwargs: dict[str, Any] = {} if user is None else {"__user__": {**user, "valves": tool.UserValves()}}
+    result = asyncio.run(getattr(tool, method)(text, **kwargs))
+    assert isinstance(result, str)
+    return result
+
+
+def user_headers(headers: dict[str, str]) -> list[str]:
+    return sorted(name for name in headers if name.startswith("x-openwebui-"))
+
+
+def test_tool_sends_the_chat_user_as_a_signed_token(
+    recorder: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, seen = recorder
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    tool = make_tool(url, user_jwt_secret=USER_SECRET)
+    for method in ("search_knowledge_base", "ask_knowledge_base"):
+        before = int(time.time())
+        result = call_as(tool, method, "hotline code", CHAT_USER)
+        assert "a.md" in result, result
+        headers = seen[-1][1]
+        # The signed token only: plain X-OpenWebUI-User-* headers could be forged by anyone with the key.
+        assert user_headers(headers) == [USER_JWT], headers
+        assert headers["authorization"] == f"Bearer {API_KEY}"
+        token = headers[USER_JWT]
+        assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+        claims = jwt.decode(token, USER_SECRET, algorithms=["HS256"], options={"require": ["exp", "iat"]})
+        assert claims == {  # Open WebUI's _mint_forward_user_jwt claims, nothing more
+            "sub": CHAT_USER["id"],
+            "email": "alice@example.com",
+            "name": "Alice",
+            "role": "user",
+            "iss": "open-webui",
+            "iat": claims["iat"],
+            "exp": claims["iat"] + 300,
+        }
+        assert before <= claims["iat"] <= time.time() + 1
+        with pytest.raises(jwt.InvalidSignatureError):
+            jwt.decode(token, OTHER_SECRET, algorithms=["HS256"])
+    assert [path for path, _ in seen] == ["/v1/search", "/v1/query"]
+
+
+def test_user_token_expires_after_five_minutes() -> None:
+    tool_module = load_tool()
+    now = int(time.time())
+    fresh = tool_module.user_token(CHAT_USER, USER_SECRET, now=now - 290)
+    assert jwt.decode(fresh, USER_SECRET, algorithms=["HS256"])["exp"] == now + 10
+    stale = tool_module.user_token(CHAT_USER, USER_SECRET, now=now - 301)
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(stale, USER_SECRET, algorithms=["HS256"])
+
+
+def test_the_secret_defaults_to_openwebuis_own(
+    recorder: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin who set FORWARD_USER_INFO_HEADER_JWT_SECRET for Open WebUI has nothing more to set."""
+    url, seen = recorder
+    monkeypatch.setenv(SECRET_ENV, f"  {USER_SECRET}\n")  # Open WebUI strips it too
+    call_as(make_tool(url), "search_knowledge_base", "hotline code", CHAT_USER)
+    claims = jwt.decode(seen[-1][1][USER_JWT], USER_SECRET, algorithms=["HS256"])
+    assert claims["email"] == "alice@example.com"
+
+    # A secret in the valves wins over the environment.
+    call_as(make_tool(url, user_jwt_secret=OTHER_SECRET), "ask_knowledge_base", "hotline code", CHAT_USER)
+    token = seen[-1][1][USER_JWT]
+    assert jwt.decode(token, OTHER_SECRET, algorithms=["HS256"])["sub"] == CHAT_USER["id"]
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, USER_SECRET, algorithms=["HS256"])
+
+
+def test_no_secret_or_no_user_sends_no_user_header(
+    recorder: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Then the API key's own principal applies; the request still goes out and is answered."""
+    url, seen = recorder
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    for method in ("search_knowledge_base", "ask_knowledge_base"):
+        result = call_as(make_tool(url), method, "hotline code", CHAT_USER)
+        assert "a.md" in result, result
+        assert user_headers(seen[-1][1]) == [], seen[-1]
+    monkeypatch.setenv(SECRET_ENV, "   ")
+    call_as(make_tool(url), "search_knowledge_base", "hotline code", CHAT_USER)
+    assert user_headers(seen[-1][1]) == []
+
+    # A secret but no chat user (the tool called outside a chat): nobody to vouch for.
+    monkeypatch.setenv(SECRET_ENV, USER_SECRET)
+    call_as(make_tool(url), "search_knowledge_base", "hotline code", None)
+    assert user_headers(seen[-1][1]) == []
+    call_as(make_tool(url), "search_knowledge_base", "hotline code", {})
+    assert user_headers(seen[-1][1]) == []
+
+
+MINT_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, os, sys
+    from types import SimpleNamespace
+    import jwt
+    from open_webui.utils.headers import _mint_forward_user_jwt
+    from open_webui.utils.plugin import load_tool_module_by_id
+
+    content = open(sys.argv[1], encoding="utf-8").read()
+    _, _, module = asyncio.run(load_tool_module_by_id("private_rag", content=content))
+    user = json.loads(sys.argv[2])
+    secret = os.environ["FORWARD_USER_INFO_HEADER_JWT_SECRET"]
+    theirs = _mint_forward_user_jwt(SimpleNamespace(**user))
+    ours = module.user_token(user, secret)
+    decode = lambda token: jwt.decode(token, secret, algorithms=["HS256"])
+    print("@@JSON@@" + json.dumps({
+        "theirs": decode(theirs), "ours": decode(ours),
+        "theirs_header": jwt.get_unverified_header(theirs), "ours_header": jwt.get_unverified_header(ours),
+    }))
+    """
+)
+
+
+def test_tool_token_matches_openwebuis_own(openwebui_python: Path, tmp_path: Path) -> None:
+    """Inside Open WebUI's own venv (its PyJWT): the tool's token and Open WebUI's, for the same user."""
+    script = tmp_path / "mint.py"
+    script.write_text(MINT_SCRIPT, encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    env = openwebui_env(tmp_path / "data") | {SECRET_ENV: USER_SECRET}
+    done = subprocess.run(
+        [str(openwebui_python), str(script), str(TOOL_FILE), json.dumps(CHAT_USER)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    [line] = [x for x in done.stdout.splitlines() if x.startswith("@@JSON@@")]
+    result = json.loads(line.removeprefix("@@JSON@@"))
+    theirs, ours = result["theirs"], result["ours"]
+    assert abs(theirs["iat"] - ours["iat"]) <= 2  # minted a moment apart
+    timeless = {"iat", "exp"}
+    assert {k: ours[k] for k in ours.keys() - timeless} == {k: theirs[k] for k in theirs.keys() - timeless}
+    assert ours["exp"] - ours["iat"] == theirs["exp"] - theirs["iat"] == 300
+    assert result["ours_header"] == result["theirs_header"]
 
 
 # -- 3. End to end: open-webui serve -> tool -> our API -> answer --------------------------------
