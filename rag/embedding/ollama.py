@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,16 +23,6 @@ MODEL_WINDOWS = {
     "nomic-embed-text-v2-moe": 512,  # 768 dimensions, ~100 languages; the MoE model trades length away
     "bge-m3": 8192,  # 1024 dimensions, 100+ languages
 }
-
-# Han, Hiragana, Katakana and Hangul. approx_token_count takes a run of them for one word, yet Chinese
-# and Japanese have no spaces: a whole paragraph would count as a token or two and overflow the window.
-# One token per character is a safe bound: BERT's WordPiece gives each Han character its own token,
-# and the SentencePiece of XLM-R based models (bge-m3, nomic-embed-text-v2-moe) gives fewer (0.5 to
-# 0.75 per character, measured on Chinese, Japanese and Korean prose).
-_CJK = re.compile(
-    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
-)
-
 
 class OllamaEmbedder(PrefixMixin):
     def __init__(self, model: str, host: str, batch_size: int = 32, timeout_s: float = 120.0) -> None:
@@ -60,10 +49,7 @@ class OllamaEmbedder(PrefixMixin):
         return self._num_ctx
 
     def count_tokens(self, text: str) -> int:
-        cjk = len(_CJK.findall(text))
-        if not cjk:
-            return approx_token_count(text)
-        return approx_token_count(_CJK.sub(" ", text)) + cjk
+        return approx_token_count(text)
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
         prefixed = self._documents(texts)
