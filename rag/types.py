@@ -75,6 +75,9 @@ class Chunk:
     # Labels of the groups and users who may read the document (rag.access); not part of the id, so
     # a document is re-labelled without re-embedding.
     access: tuple[str, ...] = ()
+    # Read from a page image by OCR (a scan, a photo): its text may hold misread words, and answers
+    # can say so. Not part of the id.
+    ocr: bool = False
 
     @property
     def embed_text(self) -> str:

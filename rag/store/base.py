@@ -79,7 +79,7 @@ class VectorStore(Protocol):
 
 
 def chunk_payload(chunk: Chunk) -> dict[str, Any]:
-    return {
+    payload = {
         "doc_id": chunk.doc_id,
         "source": chunk.source,
         "index": chunk.index,
@@ -91,6 +91,9 @@ def chunk_payload(chunk: Chunk) -> dict[str, Any]:
         "sha256": chunk.sha256,
         "access": list(chunk.access),
     }
+    if chunk.ocr:  # only then: the payload of every other chunk stays as it was
+        payload["ocr"] = True
+    return payload
 
 
 def chunk_from_payload(point_id: object, payload: dict[str, Any]) -> Chunk:
@@ -106,6 +109,7 @@ def chunk_from_payload(point_id: object, payload: dict[str, Any]) -> Chunk:
         file_type=str(payload.get("file_type", "")),
         sha256=str(payload.get("sha256", "")),
         access=tuple(str(label) for label in payload.get("access") or ()),
+        ocr=bool(payload.get("ocr", False)),
     )
 
 
