@@ -1,8 +1,9 @@
 """Split a parsed document into chunks sized in the embedder's tokens, never across sections.
 
-Consecutive blocks under the same heading path and on the same page form a section; each section is split
-on its own with `langchain-text-splitters` (paragraphs first, then lines, sentences, words), so a chunk
-never mixes two sections, two pages or two documents, and a citation's page is exact.
+Consecutive blocks under the same heading path and on the same page (read the same way: text layer or
+OCR) form a section; each section is split on its own with `langchain-text-splitters` (paragraphs
+first, then lines, sentences, words), so a chunk never mixes two sections, two pages or two documents,
+and a citation's page is exact.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def chunk_document(
                     page=blocks[0].page,
                     file_type=doc.file_type,
                     sha256=sha256,
+                    ocr=blocks[0].ocr,
                 )
             )
     return chunks
@@ -81,7 +83,11 @@ def chunk_document(
 def _sections(blocks: list[Block]) -> Iterator[tuple[tuple[str, ...], list[Block]]]:
     current: list[Block] = []
     for block in blocks:
-        if current and (block.section, block.page) != (current[0].section, current[0].page):
+        if current and (block.section, block.page, block.ocr) != (
+            current[0].section,
+            current[0].page,
+            current[0].ocr,
+        ):
             yield current[0].section, current
             current = []
         current.append(block)

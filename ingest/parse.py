@@ -14,11 +14,12 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from ingest.ocr import DEFAULT, OcrOptions
 from rag.errors import DocumentError, EmptyDocumentError, UnsupportedFileError
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,21 @@ FILE_TYPES: dict[str, str] = {
     ".txt": "txt",
     ".text": "txt",
     ".eml": "eml",
+    # Images are read by OCR (ingest/ocr.py); a multi-page TIFF is one page per frame.
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".tif": "tiff",
+    ".tiff": "tiff",
 }
 # Bump when parsing or chunking changes what a file turns into: every file is then re-ingested once.
 PIPELINE_VERSION = 3
 _OOXML = {"docx": "Word", "pptx": "PowerPoint", "xlsx": "Excel"}
 _TEXT_TYPES = {"csv", "tsv", "html", "md", "txt", "eml"}
 _UNICODE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+_IMAGE_TYPES = {"png", "jpeg", "tiff"}
+# Any of the three is read whatever its extension says (a photo saved as .png by a phone app).
+_IMAGE_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,7 @@ class Block:
     section: tuple[str, ...] = ()
     page: int | None = None
     kind: str = "text"  # "text" or "table"
+    ocr: bool = False  # read from a page image by OCR, not from a text layer
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +79,9 @@ def file_type_of(path: Path) -> str | None:
     return FILE_TYPES.get(path.suffix.lower())
 
 
-def parse_file(path: Path) -> ParsedDocument:
-    """Parse ``path``; raises DocumentError (with a readable reason) for anything it cannot read."""
+def parse_file(path: Path, ocr: OcrOptions = DEFAULT) -> ParsedDocument:
+    """Parse ``path``; raises DocumentError (with a readable reason) for anything it cannot read.
+    ``ocr``: whether and how pages without a usable text layer, and images, are read by OCR."""
     file_type = file_type_of(path)
     if file_type is None:
         supported = ", ".join(sorted({ext for ext in FILE_TYPES}))
@@ -78,22 +90,30 @@ def parse_file(path: Path) -> ParsedDocument:
         )
     _check_content(path, file_type)
     try:
-        elements = _partition(path, file_type)
+        elements, ocr_pages = _partition(path, file_type, ocr)
     except DocumentError:
         raise
     except Exception as exc:  # unstructured and its parsers raise anything from KeyError to zlib.error
         raise DocumentError(f"Could not read this {file_type.upper()} file: {_reason(exc)}") from exc
     blocks = _blocks_for(path, file_type, elements)
+    if ocr_pages or file_type in _IMAGE_TYPES:
+        blocks = [
+            replace(b, ocr=True) if file_type in _IMAGE_TYPES or b.page in ocr_pages else b for b in blocks
+        ]
     if not any(block.text.strip() for block in blocks) and file_type in ("html", "md"):
         # The structured parser gives up on pathological nesting (100,000 <div>s, thousands of '>'s)
         # and returns nothing; the text is still there, without its structure.
         blocks = _plain_blocks(path)
     if not any(block.text.strip() for block in blocks):
-        hint = (
-            " If it is a scanned PDF, it has no text layer (OCR is not enabled)."
-            if file_type == "pdf"
-            else ""
-        )
+        hint = ""
+        if file_type == "pdf":
+            hint = (
+                " It has no text layer, and OCR found no words on its pages."
+                if ocr.enabled
+                else " If it is a scanned PDF, it has no text layer, and OCR is off (RAG_OCR=off)."
+            )
+        elif file_type in _IMAGE_TYPES:
+            hint = " OCR found no words in the image."
         raise EmptyDocumentError(f"No text could be extracted from this file.{hint}")
     return ParsedDocument(title=title_from_name(path), file_type=file_type, blocks=blocks)
 
@@ -123,6 +143,11 @@ def _check_content(path: Path, file_type: str) -> None:
         if b"%PDF-" not in head[:1024]:
             raise DocumentError("This is not a PDF file (no PDF header); was it renamed or truncated?")
         _check_pdf_encryption(path)
+    elif file_type in _IMAGE_TYPES and not head.startswith(_IMAGE_SIGNATURES):
+        raise DocumentError(
+            f"This is not a {file_type.upper()} image (nor a PNG, JPEG or TIFF under another name): was it "
+            "renamed or truncated?"
+        )
     elif file_type in _OOXML:
         if not head.startswith(b"PK\x03\x04"):
             raise DocumentError(
@@ -258,6 +283,7 @@ _TITLE_MAX_WORDS = 12  # is_possible_title's title_max_word_length
 _PARSER_MODULES = {
     "pdf": "ingest.pdf", "docx": "docx", "pptx": "pptx", "xlsx": "xlsx", "csv": "csv", "tsv": "csv",
     "html": "html", "md": "md", "eml": "email", "txt": "text",
+    "png": "ingest.ocr", "jpeg": "ingest.ocr", "tiff": "ingest.ocr",
 }  # fmt: skip
 
 
@@ -274,6 +300,9 @@ def load_parser(path: Path) -> None:
         if file_type == "pdf":
             importlib.import_module("unstructured.partition.pdf_image.pdfminer_utils")
             importlib.import_module("unstructured.partition.text")
+        if file_type in _IMAGE_TYPES:
+            importlib.import_module("PIL.Image")
+            importlib.import_module("unstructured.partition.text")
 
 
 def warm_up() -> None:
@@ -286,15 +315,24 @@ def warm_up() -> None:
         parse_file(sample)
 
 
-def _partition(path: Path, file_type: str) -> list[Any]:
+def _partition(path: Path, file_type: str, ocr: OcrOptions) -> tuple[list[Any], set[int]]:
+    """The file's elements, and the pages whose text OCR read."""
     _configure_unstructured()
-    filename = str(path)
-    partition: Callable[..., list[Any]]
-    kwargs: dict[str, Any] = {}
     if file_type == "pdf":
         from ingest.pdf import pdf_elements
 
-        return pdf_elements(path, languages=["eng"])
+        return pdf_elements(path, languages=["eng"], options=ocr)
+    if file_type in _IMAGE_TYPES:
+        from ingest.ocr import image_elements
+
+        return image_elements(path, ocr), set()
+    return _partition_text(path, file_type), set()
+
+
+def _partition_text(path: Path, file_type: str) -> list[Any]:
+    filename = str(path)
+    partition: Callable[..., list[Any]]
+    kwargs: dict[str, Any] = {}
     if file_type == "docx":
         from unstructured.partition.docx import partition_docx as partition
     elif file_type == "pptx":

@@ -6,14 +6,23 @@ layout analysis, each text box classified by unstructured's text rules (title, l
 and sorted into reading order by XY-cut. This module does the same with the parts of `unstructured`
 that stand alone, so that a plain `pip install private-rag` reads PDFs.
 
+A page whose text layer is missing or unreadable (a scan) is read by OCR instead (ingest/ocr.py); every
+other page as before.
+
 Not carried over: links from annotations and the values of filled-in form fields (AcroForm widgets).
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import ingest.ocr as ocr
+from rag.errors import DocumentError
 
 # Some PDFs carry an ICC colour space pdfminer cannot read; colours are not needed for text, so the
 # page's colour spaces are dropped before pdfminer looks at them (as unstructured does on import).
@@ -37,22 +46,127 @@ def _drop_colour_spaces() -> None:
     _PATCHED = True
 
 
-def pdf_elements(path: Path, languages: list[str] | None = None) -> list[Any]:
+def pdf_elements(
+    path: Path, languages: list[str] | None = None, options: ocr.OcrOptions = ocr.OFF
+) -> tuple[list[Any], set[int]]:
     """unstructured elements (Title, NarrativeText, ListItem, ...) with page numbers and coordinates,
-    page by page in reading order."""
+    page by page in reading order; and the numbers of the pages whose text OCR read (``options``
+    enabled: those without a usable text layer)."""
     from unstructured.partition.utils.constants import SORT_MODE_BASIC, SORT_MODE_XY_CUT
     from unstructured.partition.utils.sorting import sort_page_elements
 
     _drop_colour_spaces()
-    elements: list[Any] = []
+    pages: list[_Page] = []
     with path.open("rb") as handle:
-        for page_elements in _pages(handle, str(path), languages):
-            ordered = sort_page_elements(page_elements, SORT_MODE_BASIC)
-            elements += sort_page_elements(ordered, SORT_MODE_XY_CUT)
-    return elements
+        for page in _pages(handle, str(path), languages, judge=options.enabled):
+            ordered = sort_page_elements(page.elements, SORT_MODE_BASIC)
+            page.elements = sort_page_elements(ordered, SORT_MODE_XY_CUT)
+            pages.append(page)
+    read = _read_scanned_pages(path, pages, options) if options.enabled else set()
+    return [element for page in pages for element in page.elements], read
 
 
-def _pages(handle: Any, filename: str, languages: list[str] | None) -> Iterator[list[Any]]:
+# -- does a page need OCR? ------------------------------------------------------------------------
+
+# Characters no reader can use: the replacement character, private-use code points (glyphs of a font
+# without a Unicode map), control characters; pdfminer writes a glyph it cannot map as "(cid:N)".
+_UNREADABLE = re.compile(r"\(cid:\d+\)|[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff\x00-\x08\x0e-\x1f\x7f]")
+_SPACE = re.compile(r"\s+")
+# A scanned page's text layer is at most a stamped page number, a date, a scanner's footer; a page of
+# real text has hundreds of characters.
+_FEW_CHARACTERS = 50
+# A text layer in which this share of the characters is unreadable is no better than none.
+_UNREADABLE_SHARE = 0.3
+# The share of the page that pictures cover for a page with a few characters to count as a scan.
+_SCAN_IMAGE_SHARE = 0.5
+
+
+@dataclass(slots=True)
+class TextLayer:
+    """What a page's text layer holds, counted as the page is read."""
+
+    readable: int = 0  # characters other than white space that are not unreadable
+    unreadable: int = 0
+    image_area: float = 0.0  # points squared covered by pictures (overlaps counted twice)
+    drawn: bool = False  # anything at all on the page: text, pictures, lines
+
+    def add_text(self, text: str) -> None:
+        unreadable = len(_UNREADABLE.findall(text))
+        self.unreadable += unreadable
+        self.readable += len(_SPACE.sub("", _UNREADABLE.sub("", text)))
+        self.drawn = self.drawn or bool(text.strip())
+
+    def needs_ocr(self, page_area: float) -> bool:
+        """No text but something drawn; mostly unreadable characters; or a few characters on a page
+        that is mostly picture. A blank page is not read."""
+        total = self.readable + self.unreadable
+        if self.readable == 0:
+            return self.drawn
+        if self.unreadable > _UNREADABLE_SHARE * total:
+            return True
+        return self.readable < _FEW_CHARACTERS and self.image_area >= _SCAN_IMAGE_SHARE * page_area
+
+
+@dataclass(slots=True)
+class _Page:
+    number: int
+    width: float  # points
+    height: float
+    elements: list[Any]
+    layer: TextLayer = field(default_factory=TextLayer)
+
+    @property
+    def needs_ocr(self) -> bool:
+        return self.layer.needs_ocr(self.width * self.height)
+
+
+def _measure_drawing(box: Any, layer: TextLayer) -> None:
+    """Pictures and lines: the area pictures cover, and whether anything is drawn (a figure may hold
+    pictures, lines and characters of its own)."""
+    from pdfminer.layout import LTChar, LTCurve, LTFigure, LTImage
+
+    if isinstance(box, LTImage):
+        layer.image_area += max(box.width, 0) * max(box.height, 0)
+        layer.drawn = True
+    elif isinstance(box, LTFigure):
+        for child in box:
+            _measure_drawing(child, layer)
+    elif isinstance(box, (LTCurve, LTChar)):
+        layer.drawn = True
+
+
+def _read_scanned_pages(path: Path, pages: list[_Page], options: ocr.OcrOptions) -> set[int]:
+    """OCR every page that needs it, one at a time; its OCR text replaces the text layer when it reads
+    more characters (a page of only a title stays as it was)."""
+    scanned = [page for page in pages if page.needs_ocr]
+    if not scanned:
+        return set()
+    which = f"{len(scanned)} of this PDF's {len(pages)} pages have" if len(pages) > 1 else "This PDF has"
+    if len(scanned) > options.max_pages:
+        raise DocumentError(
+            f"{which} no usable text layer: {len(scanned)} pages to OCR are more than RAG_OCR_MAX_PAGES "
+            f"({options.max_pages}). Split the file, or raise the limit (and RAG_FILE_TIMEOUT_S)."
+        )
+    ocr.check_available(options, f"{which} no usable text layer and need{'s' if len(pages) == 1 else ''} OCR")
+    read: set[int] = set()
+    with tempfile.TemporaryDirectory(prefix="rag-ocr-") as folder:
+        for page in scanned:
+            image, dpi = ocr.rasterise(path, page.number, page.width, page.height, Path(folder), options)
+            elements = ocr.elements(ocr.ocr_page(image, options, dpi), page.number, str(path))
+            image.unlink()
+            found = TextLayer()
+            for element in elements:
+                found.add_text(element.text)
+            if found.readable > page.layer.readable:
+                page.elements = elements
+                read.add(page.number)
+    return read
+
+
+# -- the text layer -------------------------------------------------------------------------------
+
+
+def _pages(handle: Any, filename: str, languages: list[str] | None, judge: bool) -> Iterator[_Page]:
     from unstructured.cleaners.core import clean_extra_whitespace_with_index_run
     from unstructured.documents.coordinates import PixelSpace
     from unstructured.documents.elements import CoordinatesMetadata, ElementMetadata
@@ -68,11 +182,17 @@ def _pages(handle: Any, filename: str, languages: list[str] | None) -> Iterator[
     for number, (_page, layout) in enumerate(open_pdfminer_pages_generator(handle), start=1):
         system = PixelSpace(width=layout.width, height=layout.height)
         page: list[Any] = []
+        layer = TextLayer()
         for box in layout:
             if not hasattr(box, "get_text"):
+                if judge:
+                    _measure_drawing(box, layer)
                 continue  # figures and lines: their text, if any, is not part of the flow
             # Deduplicated: some PDFs draw bold text by printing every character twice.
-            text, _ = clean_extra_whitespace_with_index_run(get_text_with_deduplication(box, threshold))
+            raw = get_text_with_deduplication(box, threshold)
+            if judge:
+                layer.add_text(raw)
+            text, _ = clean_extra_whitespace_with_index_run(raw)
             if not text.strip():
                 continue
             x1, y1, x2, y2 = rect_to_bbox(box.bbox, layout.height)
@@ -85,7 +205,7 @@ def _pages(handle: Any, filename: str, languages: list[str] | None) -> Iterator[
                 languages=languages,
             )
             page.append(element)
-        yield _join_list_items(page, system)
+        yield _Page(number, layout.width, layout.height, _join_list_items(page, system), layer)
 
 
 def _join_list_items(elements: list[Any], system: Any) -> list[Any]:

@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import ClassVar
 
+from ingest.ocr import DEFAULT, OcrOptions
 from ingest.parse import ParsedDocument, load_parser, parse_file, warm_up
 from rag.errors import DocumentError, RagError
 
@@ -37,17 +38,19 @@ class ParsePool:
     in its worker, within the same budgets. A worker process starts on first use, so an idle pool
     costs nothing and a pool only ever fed one file at a time runs one process (about 400-650 MB)."""
 
-    _shared: ClassVar[dict[tuple[float, int, int], ParsePool]] = {}
+    _shared: ClassVar[dict[tuple[float, int, int, OcrOptions], ParsePool]] = {}
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls, timeout_s: float, max_memory_mb: int, workers: int) -> ParsePool:
+    def shared(
+        cls, timeout_s: float, max_memory_mb: int, workers: int, ocr: OcrOptions = DEFAULT
+    ) -> ParsePool:
         """One pool per budget in this process: every ingest service of a server, a command or a test
         run shares its workers instead of starting its own."""
         with cls._shared_lock:
-            key = (timeout_s, max_memory_mb, workers)
+            key = (timeout_s, max_memory_mb, workers, ocr)
             if key not in cls._shared:
-                cls._shared[key] = cls(timeout_s, max_memory_mb, workers)
+                cls._shared[key] = cls(timeout_s, max_memory_mb, workers, ocr)
                 if len(cls._shared) == 1:
                     atexit.register(cls._close_shared)
             return cls._shared[key]
@@ -65,9 +68,9 @@ class ParsePool:
         for pool in cls._shared.values():
             pool.close()
 
-    def __init__(self, timeout_s: float, max_memory_mb: int, workers: int) -> None:
+    def __init__(self, timeout_s: float, max_memory_mb: int, workers: int, ocr: OcrOptions = DEFAULT) -> None:
         self.workers = max(workers, 1)
-        self._sandboxes = [ParseSandbox(timeout_s, max_memory_mb) for _ in range(self.workers)]
+        self._sandboxes = [ParseSandbox(timeout_s, max_memory_mb, ocr) for _ in range(self.workers)]
         # Last in, first out: a warm worker is reused before a cold one is started.
         self._idle: queue.LifoQueue[ParseSandbox] = queue.LifoQueue()
         for sandbox in reversed(self._sandboxes):
@@ -90,9 +93,10 @@ class ParsePool:
 class ParseSandbox:
     """One worker process, one file at a time."""
 
-    def __init__(self, timeout_s: float, max_memory_mb: int) -> None:
+    def __init__(self, timeout_s: float, max_memory_mb: int, ocr: OcrOptions = DEFAULT) -> None:
         self._timeout_s = timeout_s
         self._max_memory_mb = max_memory_mb
+        self._ocr = ocr
         self._lock = threading.Lock()  # one file at a time through the one worker
         self._worker: subprocess.Popen[bytes] | None = None
         self._send: Connection | None = None
@@ -102,7 +106,7 @@ class ParseSandbox:
         """What parse_file(path) returns, or DocumentError when the file overruns a budget."""
         with self._lock:
             send, receive, worker = self._connection()
-            send.send(str(path))
+            send.send((str(path), self._ocr))
             self._wait_until_started(receive, worker)
             deadline = time.monotonic() + self._timeout_s
             while not receive.poll(_POLL_S):
@@ -190,20 +194,21 @@ class ParseSandbox:
 
 
 def _serve(receive: Connection, send: Connection) -> None:
-    """The worker: parse each path it is sent and send back the document or the DocumentError."""
+    """The worker: parse each path it is sent (with the OCR options) and send back the document or the
+    DocumentError."""
     _die_with_parent()
     warm_up()
     send.send(_READY)
     while True:
         try:
-            path = receive.recv()
+            path, ocr = receive.recv()
         except EOFError:
             return
         with contextlib.suppress(Exception):  # parse_file meets the same problem and says what to do
             load_parser(Path(path))
         send.send(_STARTED)
         try:
-            outcome: ParsedDocument | RagError = parse_file(Path(path))
+            outcome: ParsedDocument | RagError = parse_file(Path(path), ocr)
         except RagError as exc:
             outcome = exc
         except Exception as exc:  # parse_file maps library errors; anything else must still come back

@@ -20,6 +20,7 @@ from ingest.access_rules import AccessDecision, AccessPolicy
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
 from ingest.ledger import Ledger, now_iso
+from ingest.ocr import OcrOptions
 from ingest.parse import PIPELINE_VERSION, ParsedDocument, title_from_name
 from ingest.sandbox import ParsePool
 from rag.errors import (
@@ -99,7 +100,9 @@ class IngestService:
         self.kb = kb
         self.ledger = Ledger(kb.settings.ledger_path)
         s = kb.settings
-        self._parsers = ParsePool.shared(s.file_timeout_s, s.max_parse_memory_mb, s.ingest_workers)
+        self._parsers = ParsePool.shared(
+            s.file_timeout_s, s.max_parse_memory_mb, s.ingest_workers, OcrOptions.of(s)
+        )
         self.access = AccessPolicy(s)
         self._access_applied: str | None = None  # the rules version every document is labelled by
 

@@ -290,6 +290,25 @@ class Settings(BaseSettings):
         description="Most memory the process reading one file may use; a file that needs more is reported "
         "as failed.",
     )
+    ocr: Literal["auto", "off"] = Field(
+        default="auto",
+        description="`auto`: the pages of a PDF that have no usable text layer (no text, mostly unreadable "
+        "characters, or a few characters on a page that is mostly picture: a scan) and image files (PNG, "
+        "JPEG, TIFF) are read by Tesseract OCR; `off`: never (such pages are skipped, images fail).",
+    )
+    ocr_languages: str = Field(
+        default="eng",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract language models for OCR, joined by `+`, main language first (`kor+eng`, "
+        "`eng+kor+jpn+chi_sim`); each one must be installed (`tesseract-ocr-kor`, ...; scripts/setup.sh "
+        "installs those four). Every language added costs time on every page.",
+    )
+    ocr_max_pages: int = Field(
+        default=500,
+        ge=1,
+        description="Most pages of one file that OCR reads; a file with more pages to OCR is reported as "
+        "failed. Raise RAG_FILE_TIMEOUT_S with it: OCR takes about 1.5 s a page per parse worker.",
+    )
     min_free_disk_mb: int = Field(
         default=512,
         ge=0,

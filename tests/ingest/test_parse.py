@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pptx.util import Inches
 from pypdf import PdfReader, PdfWriter
 
+from ingest.ocr import OFF
 from ingest.parse import FILE_TYPES, Block, parse_file, table_to_text
 from rag.errors import DocumentError, EmptyDocumentError, UnsupportedFileError
 
@@ -615,11 +616,11 @@ def test_pdf_without_a_text_layer_is_empty(tmp_path: Path) -> None:
     pdf.output(str(path))
 
     with pytest.raises(EmptyDocumentError) as excinfo:
-        parse_file(path)
+        parse_file(path, OFF)  # with OCR: tests/ingest/test_ocr.py
 
     assert excinfo.value.message == (
-        "No text could be extracted from this file. If it is a scanned PDF, it has no text layer "
-        "(OCR is not enabled)."
+        "No text could be extracted from this file. If it is a scanned PDF, it has no text layer, and "
+        "OCR is off (RAG_OCR=off)."
     )
     assert excinfo.value.code == "empty_document"
 
