@@ -6,6 +6,11 @@ inside the file its question names; every file is accounted for; print the set's
 Text is extracted independently of the product's parser (lxml for HTML, pdfminer for PDF, the bytes
 for text files), whitespace collapsed, so a span is checked against what the document says, not
 against what our pipeline happens to make of it.
+
+Spans in Chinese, Japanese or Korean are matched differently: these scripts put no spaces between
+words (or, in Korean, spaces a PDF or a man-page line break may drop or add), so a line break inside
+a sentence leaves a space where the reader sees none. A CJK span and the corpus are both NFKC-normalised
+and stripped of all whitespace before counting; spans without CJK characters are matched as before.
 """
 
 from __future__ import annotations
@@ -13,15 +18,28 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
 TYPES = {"paraphrase", "keyword", "pdf", "table", "multi-sentence", "unanswerable"}
 SPLITS = {"dev", "test"}
+# Hangul Jamo, CJK and Kangxi radicals (Chromium's PDFs map some ideographs to these; NFKC maps them
+# back), CJK punctuation, kana, compatibility Jamo, CJK ideographs (+ extension A), Hangul syllables,
+# compatibility ideographs, half-width kana.
+CJK = re.compile(
+    "[\u1100-\u11ff\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f]"
+)
 
 
 def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("\u00ad", "")).strip()
+
+
+def squeeze(text: str) -> str:
+    """The form a CJK span is matched in: NFKC, no whitespace at all."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def extract_text(path: Path) -> str:
@@ -49,6 +67,7 @@ def check(root: Path) -> tuple[list[str], dict[str, object]]:
     docs = root / "docs"
     files = sorted(p for p in docs.rglob("*") if p.is_file())
     texts = {p.relative_to(docs).as_posix(): extract_text(p) for p in files}
+    squeezed: dict[str, str] = {}  # filled on the first CJK span
     problems: list[str] = []
     questions = []
     for qfile in question_files(root):
@@ -78,8 +97,14 @@ def check(root: Path) -> tuple[list[str], dict[str, object]]:
         if len(evidence) < 12:
             problems.append(f"{where}: evidence is missing or too short to be unique")
             continue
-        total = sum(text.count(evidence) for text in texts.values())
-        in_source = texts[source].count(evidence)
+        if CJK.search(evidence):
+            if not squeezed:
+                squeezed.update((name, squeeze(text)) for name, text in texts.items())
+            haystacks, needle = squeezed, squeeze(evidence)
+        else:
+            haystacks, needle = texts, evidence
+        total = sum(text.count(needle) for text in haystacks.values())
+        in_source = haystacks[source].count(needle)
         if in_source != 1 or total != 1:
             problems.append(
                 f"{where}: evidence occurs {in_source}x in {source} and {total}x in the corpus "
