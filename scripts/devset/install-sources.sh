@@ -3,7 +3,10 @@
 # turn some of their pages into PDFs and plain text. Only needed to rebuild a dev set: the built
 # files are committed under tests/devsets/, so tests and `rag eval` never need these packages.
 set -euo pipefail
-packages=(postgresql-doc-15 python3.11-doc chromium poppler-utils)
+# English: PostgreSQL's and Python's docs. Korean, Japanese, Chinese: GIMP's manual and translated man
+# pages, and fonts-noto-cjk so Chromium prints CJK text (without it the PDFs' text layer loses characters).
+packages=(postgresql-doc-15 python3.11-doc chromium poppler-utils
+    gimp-help-ko gimp-help-ja gimp-help-zh-cn manpages-ja manpages-zh fonts-noto-cjk)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
