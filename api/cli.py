@@ -328,7 +328,7 @@ def _source_filter(value: str) -> str:
 
 
 def _where(hit: dict[str, Any]) -> str:
-    return place(display_source(hit["source"]), hit["page"], hit["section"])
+    return place(display_source(hit["source"]), hit["page"], hit["section"], ocr=hit.get("ocr", False))
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def _print_sources(answer: Any) -> None:
     if answer.citations:
         click.echo("\nSources:")
     for c in answer.citations:
-        where = place(display_source(c.source), c.page, c.section)
+        where = place(display_source(c.source), c.page, c.section, ocr=c.ocr)
         click.echo(f'  [{c.n}] {where}\n      "{" ".join(c.quote.split())}"')
     if not answer.grounded:
         click.echo("\nwarning: this answer cites no source; check it against the documents.", err=True)

@@ -12,7 +12,7 @@ from rag.types import DocumentRecord, Hit
 
 def hit_json(hit: Hit) -> dict[str, Any]:
     chunk = hit.chunk
-    return {
+    shape = {
         "text": chunk.text,
         "source": chunk.source,
         "page": chunk.page,
@@ -21,6 +21,9 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "doc_id": chunk.doc_id,
         "chunk_id": chunk.chunk_id,
     }
+    if chunk.ocr:  # only then, so that every other hit looks as it always did
+        shape["ocr"] = True
+    return shape
 
 
 def document_json(record: DocumentRecord) -> dict[str, Any]:

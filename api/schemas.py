@@ -46,6 +46,12 @@ class QueryRequest(BaseModel):
     )
 
 
+_OCR = (
+    "Present (true) when the passage was read from a page image by OCR (a scan, a photo): it may hold "
+    "misread words."
+)
+
+
 class CitationOut(BaseModel):
     n: int
     source: str
@@ -60,6 +66,7 @@ class CitationOut(BaseModel):
         description="False when the sentences citing it hold nothing to check: the marker is the "
         "model's word."
     )
+    ocr: bool = Field(default=False, exclude_if=lambda ocr: not ocr, description=_OCR)
 
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
@@ -113,6 +120,7 @@ class HitOut(BaseModel):
     score: float
     doc_id: str
     chunk_id: str
+    ocr: bool = Field(default=False, exclude_if=lambda ocr: not ocr, description=_OCR)
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:

@@ -43,7 +43,7 @@ class Answer:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["citations"] = [asdict(c) for c in self.citations]
+        data["citations"] = [c.to_json() for c in self.citations]
         return data
 
 
@@ -243,7 +243,9 @@ class AnswerService:
             quote = best_quote(hit.chunk.text, question)
             lines.append(f'[{n}] {source_label(hit)}: "{quote}"')
             c = hit.chunk
-            citations.append(Citation(n, c.source, c.page, c.section, quote, hit.score, c.doc_id, c.chunk_id))
+            citations.append(
+                Citation(n, c.source, c.page, c.section, quote, hit.score, c.doc_id, c.chunk_id, ocr=c.ocr)
+            )
         return Answer(
             question,
             "\n".join(lines),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
 
 from rag.prompt import REFUSAL
@@ -88,6 +88,14 @@ class Citation:
     origin: str = "model"
     # False when the sentences citing it hold nothing to check ("Yes [1]."): the marker is the model's word.
     supported: bool = True
+    ocr: bool = False  # the passage was read by OCR from a page image (Chunk.ocr)
+
+    def to_json(self) -> dict[str, object]:
+        """Its fields; ``ocr`` only when true, so that every other citation looks as it always did."""
+        data = asdict(self)
+        if not self.ocr:
+            del data["ocr"]
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +252,7 @@ def cite(answer: str, sources: Sequence[Hit]) -> CitedText:
                 chunk_id=chunk.chunk_id,
                 origin=checker.origin[n],
                 supported=any(verified for _, verified in claims),
+                ocr=chunk.ocr,
             )
         )
     return CitedText(

@@ -10,11 +10,16 @@ def file_name(source: str) -> str:
     return Path(source).name
 
 
-def place(name: str, page: int | None, section: str | None = None, *, section_prefix: str = "") -> str:
-    """``"handbook.pdf, page 2, 3. Annual leave"``: the name, then the page and section it has."""
+def place(
+    name: str, page: int | None, section: str | None = None, *, section_prefix: str = "", ocr: bool = False
+) -> str:
+    """``"handbook.pdf, page 2, 3. Annual leave"``: the name, then the page and section it has;
+    ``"scan.pdf, page 2 (OCR)"`` for text read from a page image, which may hold misread words."""
     parts = [name]
     if page is not None:
         parts.append(f"page {page}")
+    if ocr:
+        parts[-1] += " (OCR)"
     if section:
         parts.append(f"{section_prefix}{section}")
     return ", ".join(parts)

@@ -48,7 +48,9 @@ class Prompt:
 
 def source_label(hit: Hit) -> str:
     chunk = hit.chunk
-    return place(file_name(chunk.source), chunk.page, chunk.section, section_prefix="section: ")
+    return place(
+        file_name(chunk.source), chunk.page, chunk.section, section_prefix="section: ", ocr=chunk.ocr
+    )
 
 
 def build_prompt(

@@ -160,7 +160,7 @@ def sources_section(answer: Answer) -> str:
         return ""
     lines = ["", "", "Sources:"]
     for c in answer.citations:
-        where = place(file_name(c.source), c.page, c.section)
+        where = place(file_name(c.source), c.page, c.section, ocr=c.ocr)
         lines.append(f'[{c.n}] {where}: "{" ".join(c.quote.split())}"')
     return "\n".join(lines)
 

@@ -403,3 +403,34 @@ def test_a_scan_of_a_drawing_without_words_is_empty_and_says_so(tools: None, tmp
         "No text could be extracted from this file. It has no text layer, and OCR found no words on its "
         "pages."
     )
+
+
+# -- what callers see ----------------------------------------------------------------------------
+
+
+def test_ocr_is_shown_in_payloads_hits_citations_and_labels_only_when_true() -> None:
+    from api.presentation import hit_json
+    from api.schemas import CitationOut, HitOut
+    from rag.citations import Citation
+    from rag.labels import place
+    from rag.store.base import chunk_from_payload, chunk_payload
+    from rag.types import Chunk, Hit
+
+    text = Chunk("c1", "d1", "/docs/a.pdf", 0, "The workshop opens at seven.", "a", page=2)
+    scanned = Chunk("c2", "d2", "/docs/scan.pdf", 0, "The workshop opens at seven.", "scan", page=2, ocr=True)
+
+    assert "ocr" not in chunk_payload(text) and chunk_payload(scanned)["ocr"] is True
+    assert chunk_from_payload("c2", chunk_payload(scanned)) == scanned
+    assert chunk_from_payload("c1", chunk_payload(text)) == text
+    assert "ocr" not in hit_json(Hit(text, 1.0)) and hit_json(Hit(scanned, 1.0))["ocr"] is True
+    assert "ocr" not in HitOut.of(Hit(text, 1.0)).model_dump(mode="json")
+    assert HitOut.of(Hit(scanned, 1.0)).model_dump(mode="json")["ocr"] is True
+    cited = [
+        Citation(1, c.source, c.page, None, "q", 1.0, c.doc_id, c.chunk_id, ocr=c.ocr)
+        for c in (text, scanned)
+    ]
+    assert ["ocr" in c.to_json() for c in cited] == [False, True]
+    assert ["ocr" in CitationOut.of(c).model_dump(mode="json") for c in cited] == [False, True]
+    assert place("scan.pdf", 2, "Hours", ocr=True) == "scan.pdf, page 2 (OCR), Hours"
+    assert place("photo.png", None, ocr=True) == "photo.png (OCR)"
+    assert place("a.pdf", 2, "Hours") == "a.pdf, page 2, Hours"
