@@ -9,7 +9,12 @@ into its own embedded store, after a warm-up that pays the one-off costs (parser
   use) with RAG_INGEST_WORKERS set; 1 worker is the previous one-file-at-a-time path;
 - naive baseline: one file at a time, parsed in-process, one chunk per embed call and per upsert;
 - parsing alone, in-process, with unstructured's spaCy narrative check on every paragraph (as
-  unstructured ships) and with ours (only paragraphs that could be a title).
+  unstructured ships) and with ours (only paragraphs that could be a title);
+- text PDFs (the corpus's and the real-document dev set's) parsed by the previous PDF path (OCR off:
+  no text-layer check) and by ours (the check that decides which pages need OCR): same blocks, no OCR
+  call, and the ratio of the times;
+- OCR alone: scanned pages (dev-set PDF pages rendered by pdftoppm into an image-only PDF) read by
+  Tesseract, pages per second on one core, for each of --ocr-languages.
 
 Each product run checks its result: the two bad files reported, every good file in the ledger once,
 the store holding exactly the ledger's chunks (0 lost, 0 duplicated). It prints one JSON object:
@@ -193,6 +198,106 @@ def parse_cost(files: Sequence[Path]) -> dict[str, Any]:
     return {"seconds": seconds, "same_blocks": same, "as_shipped_over_ours": round(ratio, 2)}
 
 
+DEV_SET_PDFS = sorted((Path(__file__).resolve().parent.parent / "tests/devsets/en/docs").rglob("*.pdf"))
+
+
+def text_layer_check(pdfs: Sequence[Path], rounds: int = 3) -> dict[str, Any]:
+    """Text PDFs, in-process: the previous PDF path (OCR off, so no page is judged) against ours (every
+    page's text layer judged; none needs OCR). Alternating rounds, the fastest of each kept: the same
+    blocks, no OCR call, and the ratio of the times."""
+    import ingest.ocr as ocr
+    from ingest.parse import parse_file
+
+    calls = 0
+    real = ocr.ocr_page
+
+    def counted(*args: Any, **kwargs: Any) -> list[str]:
+        nonlocal calls
+        calls += 1
+        return real(*args, **kwargs)
+
+    best = {"previous": float("inf"), "ours": float("inf")}
+    same = True
+    with patch.object(ocr, "ocr_page", counted):
+        for _ in range(rounds):
+            outputs = {}
+            for label, options in (("previous", ocr.OFF), ("ours", ocr.DEFAULT)):
+                start = time.perf_counter()
+                outputs[label] = [parse_file(path, options) for path in pdfs]
+                best[label] = min(best[label], time.perf_counter() - start)
+            same = same and outputs["previous"] == outputs["ours"]
+    return {
+        "files": len(pdfs),
+        "pages": sum(_pdf_pages(path) for path in pdfs),
+        "seconds": {label: round(value, 3) for label, value in best.items()},
+        "same_blocks": same,
+        "ocr_calls": calls,
+        "ours_over_previous": round(best["ours"] / best["previous"], 3),
+    }
+
+
+def _pdf_pages(path: Path) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(str(path)).pages)
+
+
+def ocr_speed(folder: Path, pages: int, languages: str) -> dict[str, Any]:
+    """Scanned pages read by OCR in this process, on one core (Tesseract runs one thread): the dev
+    set's PDF pages rendered at 300 dpi into an image-only PDF (as scripts/devset/build_scanned.py
+    does), then parsed. Reports pages per second of wall time and CPU seconds per page (ours and
+    pdftoppm's and Tesseract's), and the share of the text layer's words OCR read."""
+    import re
+    import resource
+    import subprocess
+
+    from PIL import Image
+
+    from ingest.ocr import DPI, OcrOptions
+    from ingest.parse import parse_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    images: list[Image.Image] = []
+    truth: list[str] = []
+    for pdf in DEV_SET_PDFS:
+        for number in range(1, _pdf_pages(pdf) + 1):
+            if len(images) == pages:
+                break
+            stem = folder / f"page-{len(images)}"
+            page = ["-f", str(number), "-l", str(number)]
+            render = ["pdftoppm", "-r", "300", "-gray", *page, "-singlefile", str(pdf), str(stem)]
+            subprocess.run(render, check=True)
+            images.append(Image.open(stem.with_suffix(".pgm")))
+            text = ["pdftotext", *page, str(pdf), "-"]
+            truth.append(subprocess.run(text, capture_output=True, text=True, check=True).stdout)
+    scan = folder / f"scan-{len(images)}.pdf"
+    images[0].save(scan, "PDF", save_all=True, append_images=images[1:], resolution=300, quality=75)
+
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    cpu_start, start = cpu(), time.perf_counter()
+    parsed = parse_file(scan, OcrOptions(languages=languages))
+    wall, cpu_s = time.perf_counter() - start, cpu() - cpu_start
+    word = re.compile(r"[a-z0-9]+")
+    expected = [w for page in truth for w in word.findall(page.lower())]
+    read = {
+        w for block in parsed.blocks for w in word.findall(" ".join((*block.section, block.text)).lower())
+    }
+    return {
+        "pages": len(images),
+        "dpi": DPI,
+        "languages": languages,
+        "ocr_pages": len({block.page for block in parsed.blocks if block.ocr}),
+        "wall_s": round(wall, 2),
+        "pages_per_s_one_core": round(len(images) / wall, 3),
+        "cpu_s_per_page": round(cpu_s / len(images), 3),
+        # Words of the text layer found among OCR's words (a set: a rough share, not an accuracy).
+        "text_layer_words_read": round(sum(w in read for w in expected) / max(len(expected), 1), 4),
+    }
+
+
 def run_naive(files: Sequence[Path], embedder: Embedder, data_dir: Path) -> dict[str, Any]:
     """What a first version usually does: for each file, for each chunk, embed it and write it."""
     from ingest.chunk import ChunkingPolicy, chunk_document
@@ -290,6 +395,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--words", type=int, default=1200, help="Words per document.")
     parser.add_argument("--workers", default="1,2,4", help="Parse worker counts to measure, comma-separated.")
     parser.add_argument("--skip-naive", action="store_true", help="Skip the naive baseline.")
+    parser.add_argument("--ocr-pages", type=int, default=8, help="Scanned pages to OCR (0: skip OCR).")
+    parser.add_argument(
+        "--ocr-languages", default="eng", help="RAG_OCR_LANGUAGES values to time OCR with, comma-separated."
+    )
     args = parser.parse_args(argv)
     workers = [int(n) for n in args.workers.split(",")]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -321,6 +430,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         floor = embedding_only(texts, embedder)
         progress("parsing alone: unstructured's narrative check as shipped, and ours")
         parsing = parse_cost(files)
+        progress("text PDFs: the previous PDF path and ours with the text-layer check")
+        text_layer = text_layer_check([f for f in files if f.suffix == ".pdf"] + DEV_SET_PDFS)
+        ocr_runs = {}
+        for languages in args.ocr_languages.split(",") if args.ocr_pages else []:
+            progress(f"OCR: {args.ocr_pages} scanned pages, {languages}")
+            ocr_runs[languages] = ocr_speed(work / "scans", args.ocr_pages, languages)
     first, machine_cores = runs[f"workers_{workers[0]}"], os.cpu_count() or 1
     at_cores = runs.get(f"workers_{machine_cores}", runs[f"workers_{workers[-1]}"])
     result: dict[str, Any] = {
@@ -337,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "naive_baseline": naive,
         "embedding_only_s": round(floor, 3),
         "parsing": parsing,
+        "pdf_text_layer_check": text_layer,
+        "ocr": ocr_runs,
         "peak_rss_mib": peak_rss_mib(),
         "ratios": {
             # > 1: that many times faster than the first worker count (1: the previous path).
@@ -349,6 +466,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             else None,
             # How much longer the whole ingest takes than embedding the same chunks alone.
             "product_wall_at_cores_over_embedding_only": round(at_cores["wall_s"] / floor, 3),
+            # > 1: text PDFs parse slower with the text-layer check than without.
+            "text_pdf_parse_ours_over_previous": text_layer["ours_over_previous"],
         },
         "all_consistent": all(run["check"]["ok"] for run in runs.values()),
     }
