@@ -434,3 +434,63 @@ def test_ocr_is_shown_in_payloads_hits_citations_and_labels_only_when_true() -> 
     assert place("scan.pdf", 2, "Hours", ocr=True) == "scan.pdf, page 2 (OCR), Hours"
     assert place("photo.png", None, ocr=True) == "photo.png (OCR)"
     assert place("a.pdf", 2, "Hours") == "a.pdf, page 2, Hours"
+
+
+@pytest.mark.slow  # starts a parse worker and lets Tesseract run into the time budget
+def test_a_page_over_the_files_time_budget_takes_its_tesseract_along(tools: None, tmp_path: Path) -> None:
+    """The sandbox kills a worker that overruns RAG_FILE_TIMEOUT_S; the tesseract it started must die
+    with it, or a core stays busy on a file nobody waits for."""
+    import threading
+    import time
+
+    from ingest.sandbox import ParseSandbox
+
+    path = tmp_path / "noise.png"
+    Image.effect_noise((5000, 5000), 90).convert("L").save(path)  # takes Tesseract far longer than 3 s
+    sandbox = ParseSandbox(timeout_s=3, max_memory_mb=3000)
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            worker = sandbox._worker
+            for pid in _children(worker.pid) if worker is not None else ():
+                seen.add(pid)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with pytest.raises(DocumentError, match=r"took longer than 3 s \(RAG_FILE_TIMEOUT_S\)"):
+            sandbox.parse(path)
+    finally:
+        stop.set()
+        watcher.join()
+        sandbox.close()
+    assert seen, "tesseract never ran"
+    deadline = time.monotonic() + 1  # SIGKILL from the kernel: at once, not at its next write
+    while any(_running(pid) for pid in seen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in seen if _running(pid)]
+
+
+def _running(pid: int) -> bool:
+    """Alive: a killed process whose new parent has not reaped it yet (a zombie) is not."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def _children(parent: int) -> list[int]:
+    """The tesseract processes whose parent is ``parent``."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("Name", "").strip() == "tesseract" and fields.get("PPid", "").strip() == str(parent):
+            found.append(int(status.parent.name))
+    return found
