@@ -138,6 +138,7 @@ def test_tesseract_words_become_paragraphs() -> None:
 # -- PDFs -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # Tesseract on several pages
 def test_a_mixed_pdf_ocrs_only_its_scanned_pages(tools: None, tmp_path: Path, ocr_calls: list[Path]) -> None:
     original = text_pdf(tmp_path / "original.pdf", [FLEET, INVOICES, BADGES])
     mixed = mixed_pdf(original, tmp_path / "mixed.pdf", scanned={2})
@@ -160,6 +161,7 @@ def test_a_text_pdf_runs_no_ocr_and_parses_as_before(tmp_path: Path, ocr_calls: 
     assert ocr_calls == []
 
 
+@pytest.mark.slow  # Tesseract on several pages
 def test_ocr_keeps_page_numbers(tools: None, tmp_path: Path) -> None:
     original = text_pdf(tmp_path / "original.pdf", [FLEET, INVOICES, BADGES])
     scanned = scanned_copy(original, tmp_path / "scanned.pdf")
@@ -247,6 +249,7 @@ def test_a_png_scan_is_read_as_one_page_without_a_number(
     assert {"kettering", "ninety", "inspected"} <= words(text_of(doc))
 
 
+@pytest.mark.slow  # Tesseract on several pages
 def test_a_multi_page_tiff_is_one_page_per_frame(
     tools: None, tmp_path: Path, scan_pages: list[Image.Image], ocr_calls: list[Path]
 ) -> None:
@@ -259,6 +262,7 @@ def test_a_multi_page_tiff_is_one_page_per_frame(
     assert "kettering" in words(text_of(doc, 1)) and "brightpane" in words(text_of(doc, 2))
 
 
+@pytest.mark.slow  # Tesseract on several pages
 def test_a_photo_is_turned_upright_and_its_transparency_put_on_white(
     tools: None, tmp_path: Path, scan_pages: list[Image.Image]
 ) -> None:
@@ -358,6 +362,7 @@ def kb_fixture(tmp_path: Path) -> Iterator[KnowledgeBase]:
     kb.close()
 
 
+@pytest.mark.slow  # Tesseract on several pages
 def test_scans_and_bad_images_in_one_batch(
     tools: None, tmp_path: Path, kb: KnowledgeBase, scan_pages: list[Image.Image]
 ) -> None:
