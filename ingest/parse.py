@@ -108,7 +108,8 @@ def parse_file(path: Path, ocr: OcrOptions = DEFAULT) -> ParsedDocument:
         hint = ""
         if file_type == "pdf":
             hint = (
-                " It has no text layer, and OCR found no words on its pages."
+                " It has no text layer, and nothing on its pages that OCR could read (blank pages, or "
+                "pictures and drawings without words)."
                 if ocr.enabled
                 else " If it is a scanned PDF, it has no text layer, and OCR is off (RAG_OCR=off)."
             )

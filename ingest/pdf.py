@@ -79,6 +79,11 @@ _FEW_CHARACTERS = 50
 _UNREADABLE_SHARE = 0.3
 # The share of the page that pictures cover for a page with a few characters to count as a scan.
 _SCAN_IMAGE_SHARE = 0.5
+# A page without text is read when pictures cover this share of it, or when this many shapes are drawn
+# on it (text drawn as outlines); not for a web page's header bar or a rule (the dev set's Chromium
+# PDFs end on such a page: 18 shapes, no picture), nor a blank page.
+_PICTURE_SHARE = 0.1
+_MANY_SHAPES = 100
 
 
 @dataclass(slots=True)
@@ -88,20 +93,19 @@ class TextLayer:
     readable: int = 0  # characters other than white space that are not unreadable
     unreadable: int = 0
     image_area: float = 0.0  # points squared covered by pictures (overlaps counted twice)
-    drawn: bool = False  # anything at all on the page: text, pictures, lines
+    shapes: int = 0  # lines, curves and rectangles, and characters drawn inside figures
 
     def add_text(self, text: str) -> None:
         unreadable = len(_UNREADABLE.findall(text))
         self.unreadable += unreadable
         self.readable += len(_SPACE.sub("", _UNREADABLE.sub("", text)))
-        self.drawn = self.drawn or bool(text.strip())
 
     def needs_ocr(self, page_area: float) -> bool:
-        """No text but something drawn; mostly unreadable characters; or a few characters on a page
-        that is mostly picture. A blank page is not read."""
+        """No text but a picture or many shapes; mostly unreadable characters; or a few characters on
+        a page that is mostly picture (a scan with a stamped page number)."""
         total = self.readable + self.unreadable
-        if self.readable == 0:
-            return self.drawn
+        if total == 0:
+            return self.image_area >= _PICTURE_SHARE * page_area or self.shapes >= _MANY_SHAPES
         if self.unreadable > _UNREADABLE_SHARE * total:
             return True
         return self.readable < _FEW_CHARACTERS and self.image_area >= _SCAN_IMAGE_SHARE * page_area
@@ -121,18 +125,17 @@ class _Page:
 
 
 def _measure_drawing(box: Any, layer: TextLayer) -> None:
-    """Pictures and lines: the area pictures cover, and whether anything is drawn (a figure may hold
-    pictures, lines and characters of its own)."""
+    """Pictures and shapes: the area pictures cover and how many shapes are drawn (a figure may hold
+    pictures, shapes and characters of its own)."""
     from pdfminer.layout import LTChar, LTCurve, LTFigure, LTImage
 
     if isinstance(box, LTImage):
         layer.image_area += max(box.width, 0) * max(box.height, 0)
-        layer.drawn = True
     elif isinstance(box, LTFigure):
         for child in box:
             _measure_drawing(child, layer)
     elif isinstance(box, (LTCurve, LTChar)):
-        layer.drawn = True
+        layer.shapes += 1
 
 
 def _read_scanned_pages(path: Path, pages: list[_Page], options: ocr.OcrOptions) -> set[int]:

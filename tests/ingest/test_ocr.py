@@ -87,25 +87,27 @@ def test_default_options_are_the_settings_defaults() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "image_share", "drawn", "expected"),
+    ("text", "image_share", "shapes", "expected"),
     [
-        ("", 0.0, False, False),  # a blank page: nothing to read
-        ("", 0.95, True, True),  # a scan: a picture and no text
-        ("", 0.0, True, True),  # only drawn lines or outlined letters
-        ("Page 3", 0.95, True, True),  # a scanner's page number over a scan
-        ("Page 3", 0.0, True, False),  # a page that says only that: read as it is
-        ("Figure 2: the assembly line in Kettering, seen from the gallery", 0.9, True, False),
-        ("(cid:12)(cid:7)(cid:44)(cid:9) " * 20, 0.0, True, True),  # glyphs without a Unicode map
-        ("\ufffd\ufffd\ufffd ab \ufffd\ufffd" * 30, 0.0, True, True),  # replacement characters
-        ("\ue001\ue002\ue003 abc" * 30, 0.0, True, True),  # private-use glyphs
-        ("The workshop inspects every van. \ufffd" * 30, 0.0, True, False),  # a stray one
-        ("The workshop inspects every van every ninety days. " * 20, 0.0, True, False),
+        ("", 0.0, 0, False),  # a blank page: nothing to read
+        ("", 0.0, 18, False),  # a web page's header bar, printed on a page of its own
+        ("", 0.95, 0, True),  # a scan: a picture and no text
+        ("", 0.3, 0, True),  # a receipt pasted onto a page
+        ("", 0.0, 2500, True),  # letters drawn as outlines
+        ("Page 3", 0.95, 0, True),  # a scanner's page number over a scan
+        ("Page 3", 0.0, 0, False),  # a page that says only that: read as it is
+        ("Figure 2: the assembly line in Kettering, seen from the gallery", 0.9, 0, False),
+        ("(cid:12)(cid:7)(cid:44)(cid:9) " * 20, 0.0, 0, True),  # glyphs without a Unicode map
+        ("\ufffd\ufffd\ufffd ab \ufffd\ufffd" * 30, 0.0, 0, True),  # replacement characters
+        ("\ue001\ue002\ue003 abc" * 30, 0.0, 0, True),  # private-use glyphs
+        ("The workshop inspects every van. \ufffd" * 30, 0.0, 0, False),  # a stray one
+        ("The workshop inspects every van every ninety days. " * 20, 0.0, 0, False),
     ],
 )
 def test_a_page_is_read_by_ocr_when_its_text_layer_is_missing_or_unreadable(
-    text: str, image_share: float, drawn: bool, expected: bool
+    text: str, image_share: float, shapes: int, expected: bool
 ) -> None:
-    layer = TextLayer(image_area=image_share * 600 * 800, drawn=drawn)
+    layer = TextLayer(image_area=image_share * 600 * 800, shapes=shapes)
     layer.add_text(text)
     assert layer.needs_ocr(600 * 800) is expected
 
@@ -393,20 +395,20 @@ def test_scans_and_bad_images_in_one_batch(
     assert not canteen.ocr
 
 
-def test_a_scan_of_a_drawing_without_words_is_empty_and_says_so(tools: None, tmp_path: Path) -> None:
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.rect(20, 20, 100, 60)  # drawn, so read by OCR, which finds no words
-    pdf.output(str(tmp_path / "drawing.pdf"))
+def test_a_scan_without_words_is_empty_and_says_so(
+    tools: None, tmp_path: Path, ocr_calls: list[Path]
+) -> None:
+    page = Image.new("L", (1654, 2339), 255)  # A4 at 200 dpi
+    page.paste(0, (300, 300, 1300, 1100))  # a black box: something to look at, nothing to read
+    scanned = image_pdf([page], tmp_path / "box.pdf")
 
     with pytest.raises(EmptyDocumentError) as excinfo:
-        parse_file(tmp_path / "drawing.pdf")
+        parse_file(scanned)
 
+    assert len(ocr_calls) == 1
     assert excinfo.value.message == (
-        "No text could be extracted from this file. It has no text layer, and OCR found no words on its "
-        "pages."
+        "No text could be extracted from this file. It has no text layer, and nothing on its pages that "
+        "OCR could read (blank pages, or pictures and drawings without words)."
     )
 
 
