@@ -395,6 +395,30 @@ def test_scans_and_bad_images_in_one_batch(
     assert not canteen.ocr
 
 
+@pytest.mark.slow  # Tesseract on three pages
+def test_chunks_of_a_scanned_copy_cite_the_same_pages_as_the_original(tools: None, tmp_path: Path) -> None:
+    """A committed dev-set PDF and a scan of it: every chunk of the original has its best-matching OCR
+    chunk on the same page, so a citation's page number is the same either way."""
+    from ingest.chunk import ChunkingPolicy, chunk_document
+
+    original = Path(__file__).resolve().parents[1] / "devsets/en/docs/python/library-secrets.pdf"
+    scanned = scanned_copy(original, tmp_path / "library-secrets.pdf", dpi=300)
+    policy = ChunkingPolicy(
+        chunk_tokens=120, overlap_tokens=0, max_model_tokens=512, count_tokens=lambda t: len(t.split())
+    )
+
+    def chunks(path: Path) -> list[Any]:
+        return chunk_document(parse_file(path), doc_id="d", source=str(path), sha256="s", policy=policy)
+
+    text, read = chunks(original), chunks(scanned)
+
+    assert all(c.ocr for c in read) and not any(c.ocr for c in text)
+    assert {c.page for c in read} == {c.page for c in text} == {1, 2, 3}
+    for chunk in text:
+        best = max(read, key=lambda other: len(words(other.text) & words(chunk.text)))
+        assert best.page == chunk.page, chunk.text[:80]
+
+
 def test_a_scan_without_words_is_empty_and_says_so(
     tools: None, tmp_path: Path, ocr_calls: list[Path]
 ) -> None:
