@@ -129,11 +129,18 @@ class Services:
         return rest()
 
     def _record_answer(self, principal: Principal, answer: Answer) -> None:
+        """The passages that reached the model (``chunks``) and the ones its answer cites."""
         cited = [c.chunk_id for c in answer.citations]
         doc_ids = list(dict.fromkeys(c.doc_id for c in answer.citations))
         outcome = "refused" if answer.refused else "ok"
         self.record(
-            principal, "answer", question=answer.question, doc_ids=doc_ids, cited=cited, outcome=outcome
+            principal,
+            "answer",
+            question=answer.question,
+            chunks=answer.context,
+            doc_ids=doc_ids,
+            cited=cited,
+            outcome=outcome,
         )
 
     def record(

@@ -23,7 +23,7 @@ from rag.prompt import REFUSAL, build_prompt, condense_messages, source_label
 from rag.rerank import CrossEncoderReranker
 from rag.retrieval import Retriever
 from rag.tokens import approx_token_count
-from rag.types import Hit, SearchFilters
+from rag.types import Chunk, Hit, SearchFilters
 
 _EXTRACTIVE_PASSAGES = 3
 
@@ -40,9 +40,13 @@ class Answer:
     extractive: bool = False  # passages shown without generated text
     model: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # The passages the model was shown (or the ones shown without a model): for the audit trail,
+    # which records what reached the prompt, cited or not. Not part of the answer's JSON.
+    context: list[Chunk] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        del data["context"]
         data["citations"] = [c.to_json() for c in self.citations]
         return data
 
@@ -215,7 +219,13 @@ class AnswerService:
         if is_refusal(text) or not text:
             reason = "the model found no answer in the passages it was given"
             return Answer(
-                question, REFUSAL, refused=True, refusal_reason=reason, model=model, timings=clock.total()
+                question,
+                REFUSAL,
+                refused=True,
+                refusal_reason=reason,
+                model=model,
+                timings=clock.total(),
+                context=[hit.chunk for hit in sources],
             )
         cited = cite(text, sources)
         if cited.citations and not re.search(r"[^\W\d_]{2}", strip_markers(cited.text)):
@@ -233,6 +243,7 @@ class AnswerService:
             unsupported=cited.unsupported,
             model=model,
             timings=clock.total(),
+            context=[hit.chunk for hit in sources],
         )
 
     def _extractive(self, question: str, hits: list[Hit], notice: str, clock: _Clock) -> Answer:
@@ -253,6 +264,7 @@ class AnswerService:
             grounded=True,
             extractive=True,
             timings=clock.total(),
+            context=[hit.chunk for hit in shown],
         )
 
 

@@ -367,6 +367,9 @@ def test_the_audit_trail_names_who_got_which_documents_and_never_their_text(worl
     last = lines[-1]
     assert last["action"] == "answer" and last["user"] == "alice@example.com" and last["key"] == "open-webui"
     assert last["cited_chunks"] == [c["chunk_id"] for c in answer["citations"]]
+    # What reached the model's prompt is recorded too, and all of it was alice's to read.
+    alices_chunks = {m for path in alice.readable for m in world.markers[path]}
+    assert last["chunks"] and set(last["chunks"]) <= alices_chunks
     assert "question" not in last and last["question_sha256"]
     text = log_path.read_text(encoding="utf-8")
     for doc in DOCS:
