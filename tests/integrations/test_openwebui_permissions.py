@@ -458,6 +458,7 @@ def check_person(person: Person, result: dict[str, Any], ids: dict[str, set[str]
             ), f"{person.name}'s {what} audited as someone else: {line}"
             assert line["action"] in ("answer", "search"), line
             assert {d["doc_id"] for d in line["documents"]} <= readable_ids, line
+            assert set(line["chunks"]) <= readable_ids, line  # for answers: what reached the model
             chunks += line["cited_chunks"] if line["action"] == "answer" else line["chunks"]
         return chunks
 
