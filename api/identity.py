@@ -27,9 +27,15 @@ _CLOCK_SKEW_S = 30
 
 
 class IdentityResolver:
-    def __init__(self, directory: GroupDirectory, openwebui_jwt_secret: str | None) -> None:
+    def __init__(
+        self,
+        directory: GroupDirectory,
+        openwebui_jwt_secret: str | None,
+        openwebui_jwt_header: str = OPENWEBUI_JWT_HEADER,
+    ) -> None:
         self._directory = directory
         self._secret = openwebui_jwt_secret
+        self._jwt_header = openwebui_jwt_header.lower()
 
     def resolve(self, key: KeyPrincipal, headers: Mapping[str, str]) -> Principal:
         """``headers``: the request's, with lower-case names."""
@@ -54,7 +60,7 @@ class IdentityResolver:
         return Principal(key=key, role="admin").acting_for(user, self._directory.groups_of(user))
 
     def _user_of_service_request(self, key: KeyPrincipal, headers: Mapping[str, str]) -> str | None:
-        token = headers.get(OPENWEBUI_JWT_HEADER, "").strip()
+        token = headers.get(self._jwt_header, "").strip()
         if token:
             return self._verified_user(token)
         if key.trust_user_headers:

@@ -263,6 +263,7 @@ def open_services(
         identity=IdentityResolver(
             make_directory(settings),
             settings.openwebui_jwt_secret.get_secret_value() if settings.openwebui_jwt_secret else None,
+            settings.openwebui_jwt_header,
         ),
         audit=AuditLog.from_settings(settings) if serving else None,
         metrics=metrics,

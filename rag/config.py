@@ -192,6 +192,12 @@ class Settings(BaseSettings):
         description="Open WebUI's FORWARD_USER_INFO_HEADER_JWT_SECRET: a `service` key may then act for the "
         "Open WebUI user named in the signed `X-OpenWebUI-User-Jwt` header (HS256, expiry enforced).",
     )
+    openwebui_jwt_header: str = Field(
+        default="X-OpenWebUI-User-Jwt",
+        pattern=r"^[A-Za-z0-9-]{1,100}$",
+        description="The header carrying Open WebUI's signed user token: its FORWARD_USER_INFO_HEADER_JWT, "
+        "if you changed that.",
+    )
     groups_file: Path | None = Field(
         default=None,
         description="Group directory as TOML: a `[groups]` table, group name -> list of members (user "

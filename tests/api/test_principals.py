@@ -119,3 +119,14 @@ def test_a_token_without_a_configured_secret_is_refused_not_ignored(tmp_path: Pa
     token = jwt.encode({"email": "a@b.c", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
     with pytest.raises(AuthenticationError, match="RAG_OPENWEBUI_JWT_SECRET is not set"):
         resolver.resolve(KeyPrincipal("owui", "service"), {"x-openwebui-user-jwt": token})
+
+
+def test_the_token_header_follows_open_webuis_name_for_it(tmp_path: Path) -> None:
+    from api.directory import NoDirectory
+    from api.principals import KeyPrincipal
+
+    resolver = IdentityResolver(NoDirectory(), SECRET, "X-Company-User-Token")
+    token = jwt.encode({"email": "a@b.c", "exp": int(time.time()) + 60}, SECRET, algorithm="HS256")
+    service = KeyPrincipal("owui", "service")
+    assert resolver.resolve(service, {"x-company-user-token": token}).user == "a@b.c"
+    assert resolver.resolve(service, {"x-openwebui-user-jwt": token}).user is None
