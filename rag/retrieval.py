@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag import sparse
 from rag.embedding import Embedder
+from rag.embedding.base import reads_only_english
 from rag.errors import InputError
 from rag.fusion import Fusion
 from rag.store import SearchRequest, VectorStore
@@ -28,6 +31,7 @@ class Retriever:
         self._store = store
         self._prefetch_k = prefetch_k
         self.fusion = fusion or Fusion()
+        self._english_only = reads_only_english(embedder.name.partition(":")[2] or embedder.name)
 
     @property
     def prefetch_k(self) -> int:
@@ -71,9 +75,16 @@ class Retriever:
         # Each ranking is RAG_PREFETCH_K deep whatever top_k is: score fusion (DBSF) normalises over the
         # list it is given, so a deeper list would change the scores, not just add candidates.
         dense, sparse = self.rankings(query, self._prefetch_k, filters, vector)
-        fused = self.fusion.fuse(dense, sparse, limit)
+        fused = self.fusion_for(query).fuse(dense, sparse, limit)
         best = dense[0].score if dense else None
         return Retrieval(collapse_duplicates(fused)[:top_k], best)
+
+    def fusion_for(self, query: str) -> Fusion:
+        """The fusion for this question: an English-only embedder's ranking of a question in Chinese,
+        Japanese or Korean is left out (weight 0), as it only adds noise to the keyword ranking."""
+        if self._english_only and sparse.mostly_cjk(query):
+            return dataclasses.replace(self.fusion, dense_weight=0.0)
+        return self.fusion
 
     def rankings(
         self,

@@ -207,6 +207,16 @@ def _cjk_terms(run: str) -> list[str]:
     return terms
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_CJK_LETTER = re.compile(f"[{CJK_CHARACTERS}]")
+
+
+def mostly_cjk(text: str) -> bool:
+    """Whether at least half of the letters of ``text`` are Chinese, Japanese or Korean characters."""
+    letters = len(_LETTER.findall(text))
+    return letters > 0 and 2 * len(_CJK_LETTER.findall(text)) >= letters
+
+
 def analyze(text: str) -> list[str]:
     """The terms of ``text``, in order, repeated as often as they occur."""
     text = unicodedata.normalize("NFKC", text).casefold()

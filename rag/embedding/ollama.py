@@ -24,6 +24,7 @@ MODEL_WINDOWS = {
     "bge-m3": 8192,  # 1024 dimensions, 100+ languages
 }
 
+
 class OllamaEmbedder(PrefixMixin):
     def __init__(self, model: str, host: str, batch_size: int = 32, timeout_s: float = 120.0) -> None:
         self._model = model

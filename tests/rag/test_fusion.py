@@ -52,3 +52,29 @@ def test_fusion_of_one_empty_list_is_the_other_list() -> None:
 def test_limit_and_scores_are_respected() -> None:
     fused = Fusion("rrf", k=60).fuse(DENSE, SPARSE, 2)
     assert len(fused) == 2 and fused[0].score >= fused[1].score > 0
+
+
+def test_an_english_only_embedder_sits_out_the_fusion_for_a_chinese_japanese_or_korean_question() -> None:
+    from support.fakes import HashingEmbedder
+
+    from rag.embedding.base import reads_only_english
+    from rag.retrieval import Retriever
+    from rag.sparse import mostly_cjk
+
+    assert reads_only_english("all-MiniLM-L6-v2") and reads_only_english("nomic-embed-text:latest")
+    assert not reads_only_english("bge-m3") and not reads_only_english("nomic-embed-text-v2-moe")
+    assert not reads_only_english("multilingual-e5-small")
+    assert mostly_cjk("레이어를 어떻게 만드나요?") and mostly_cjk("tarでファイルを展開するには")
+    assert not mostly_cjk("VPN 게이트웨이 port 4443") and not mostly_cjk("What is the gateway?")
+
+    class MiniLMNamed(HashingEmbedder):
+        @property
+        def name(self) -> str:
+            return "sentence-transformers:all-MiniLM-L6-v2"
+
+    fusion = Fusion("dbsf", dense_weight=1.0, sparse_weight=0.5)
+    english_only = Retriever(MiniLMNamed(), store=None, fusion=fusion)  # type: ignore[arg-type]
+    assert english_only.fusion_for("图层对话框在哪里？").dense_weight == 0.0
+    assert english_only.fusion_for("Where is the layers dialog?") == fusion
+    multilingual = Retriever(HashingEmbedder(), store=None, fusion=fusion)  # type: ignore[arg-type]
+    assert multilingual.fusion_for("图层对话框在哪里？") == fusion
