@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -211,6 +212,21 @@ def _progress(enabled: bool, label: str) -> Iterator[Any]:
         yield (lambda done, total, path: update(done, total, path.name)) if update else None
 
 
+def _page_bar(bar: Callable[[str], Any]) -> Callable[[Path, int, int], None]:
+    """A second bar, over the pages of a scan being read by OCR: shown from the first such page on
+    (called from parse threads, hence the lock)."""
+    lock = threading.Lock()
+    update: list[Any] = []
+
+    def on_pages(path: Path, done: int, total: int) -> None:
+        with lock:
+            if not update:
+                update.append(bar("OCR pages"))
+            update[0](done, total, path.name)
+
+    return on_pages
+
+
 # -- ingest ----------------------------------------------------------------------------------------
 
 
@@ -224,7 +240,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], remove_missing: bool, as
     settings = load_settings()
     _refuse_if_served(ctx, settings, "Upload through its API (POST /v1/documents) or let it watch a folder")
     service = _services(ctx, settings).ingest
-    with _progress(not as_json, "Ingesting") as on_progress:
+    with _progress_bars(not as_json, transient=True) as bar:
+        files = bar("Ingesting")
+        service.on_pages = _page_bar(bar) if files else None
+        on_progress = (lambda done, total, path: files(done, total, path.name)) if files else None
         report = service.sync(list(paths), remove_missing=remove_missing, on_progress=on_progress)
     if as_json:
         click.echo(json.dumps(report.to_json()))

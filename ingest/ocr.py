@@ -79,6 +79,23 @@ OFF = OcrOptions(enabled=False)
 # -- one page -------------------------------------------------------------------------------------
 
 
+# Where page-by-page progress goes while one file is read. The parse worker reads one file at a time
+# and sends each report to the process that asked for the file (ingest/sandbox.py), whose progress
+# bar shows pages: a long scan is minutes of work on one file.
+_page_listener: Callable[[int, int], None] | None = None
+
+
+def listen_to_pages(listener: Callable[[int, int], None] | None) -> None:
+    global _page_listener
+    _page_listener = listener
+
+
+def page_read(done: int, total: int) -> None:
+    """``done`` of the ``total`` pages this file needs OCR for are read."""
+    if _page_listener is not None:
+        _page_listener(done, total)
+
+
 def ocr_page(image: Path, options: OcrOptions, dpi: int | None = None) -> list[str]:
     """The paragraphs Tesseract reads on one page image, in its reading order. ``dpi``: the image's
     resolution when known (Tesseract otherwise guesses it from the size of the text)."""
@@ -374,7 +391,8 @@ def image_elements(path: Path, options: OcrOptions) -> list[Any]:
         )
     result: list[Any] = []  # a damaged image says so even where Tesseract is missing: ocr_page checks
     with tempfile.TemporaryDirectory(prefix="rag-ocr-") as folder:
-        for number, frames, image, dpi in image_pages(path, options, Path(folder)):
+        for done, (number, frames, image, dpi) in enumerate(image_pages(path, options, Path(folder)), 1):
             result += elements(ocr_page(image, options, dpi), number if frames > 1 else None, str(path))
             image.unlink()
+            page_read(done, frames)
     return result

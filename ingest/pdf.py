@@ -153,7 +153,7 @@ def _read_scanned_pages(path: Path, pages: list[_Page], options: ocr.OcrOptions)
     ocr.check_available(options, f"{which} no usable text layer and need{'s' if len(pages) == 1 else ''} OCR")
     read: set[int] = set()
     with tempfile.TemporaryDirectory(prefix="rag-ocr-") as folder:
-        for page in scanned:
+        for done, page in enumerate(scanned, start=1):
             image, dpi = ocr.rasterise(path, page.number, page.width, page.height, Path(folder), options)
             elements = ocr.elements(ocr.ocr_page(image, options, dpi), page.number, str(path))
             image.unlink()
@@ -163,6 +163,7 @@ def _read_scanned_pages(path: Path, pages: list[_Page], options: ocr.OcrOptions)
             if found.readable > page.layer.readable:
                 page.elements = elements
                 read.add(page.number)
+            ocr.page_read(done, len(scanned))
     return read
 
 

@@ -17,11 +17,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeGuard
 
-from ingest.ocr import DEFAULT, OcrOptions
+from ingest.ocr import DEFAULT, OcrOptions, listen_to_pages
 from ingest.parse import ParsedDocument, load_parser, parse_file, warm_up
 from rag.errors import DocumentError, RagError
 
@@ -29,6 +30,9 @@ _POLL_S = 0.05
 _START_TIMEOUT_S = 300  # start-up and a file type's first import: before the file's budget starts
 _READY = "ready"
 _STARTED = "started"
+_PAGES = "pages"  # ("pages", done, total): the worker read another page by OCR
+# (done, total) pages of the file being read.
+PageProgress = Callable[[int, int], None]
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -76,12 +80,12 @@ class ParsePool:
         for sandbox in reversed(self._sandboxes):
             self._idle.put(sandbox)
 
-    def parse(self, path: Path) -> ParsedDocument:
+    def parse(self, path: Path, on_pages: PageProgress | None = None) -> ParsedDocument:
         """What parse_file(path) returns, or DocumentError when the file overruns a budget. Blocks
-        while every worker is busy."""
+        while every worker is busy. ``on_pages(done, total)`` hears of every page read by OCR."""
         sandbox = self._idle.get()
         try:
-            return sandbox.parse(path)
+            return sandbox.parse(path, on_pages)
         finally:
             self._idle.put(sandbox)
 
@@ -102,14 +106,21 @@ class ParseSandbox:
         self._send: Connection | None = None
         self._receive: Connection | None = None
 
-    def parse(self, path: Path) -> ParsedDocument:
+    def parse(self, path: Path, on_pages: PageProgress | None = None) -> ParsedDocument:
         """What parse_file(path) returns, or DocumentError when the file overruns a budget."""
         with self._lock:
             send, receive, worker = self._connection()
             send.send((str(path), self._ocr))
             self._wait_until_started(receive, worker)
             deadline = time.monotonic() + self._timeout_s
-            while not receive.poll(_POLL_S):
+            while True:
+                if receive.poll(_POLL_S):
+                    outcome = self._receive_outcome(receive)
+                    if not _is_page_report(outcome):
+                        break
+                    if on_pages is not None:
+                        on_pages(outcome[1], outcome[2])
+                # Checked after every report too: a stream of page reports must not hide an overrun.
                 if worker.poll() is not None:
                     self._discard()
                     raise DocumentError(
@@ -128,15 +139,17 @@ class ParseSandbox:
                         f"Reading this file needed more than {self._max_memory_mb} MB of memory "
                         "(RAG_MAX_PARSE_MEMORY_MB): it was skipped. Raise the limit to ingest it."
                     )
-            try:
-                outcome = receive.recv()
-            except (EOFError, OSError, pickle.UnpicklingError) as exc:
-                self._discard()
-                raise DocumentError("The parser stopped while reading this file; it was skipped.") from exc
         if isinstance(outcome, RagError):
             raise outcome
         assert isinstance(outcome, ParsedDocument)
         return outcome
+
+    def _receive_outcome(self, receive: Connection) -> object:
+        try:
+            return receive.recv()
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:
+            self._discard()
+            raise DocumentError("The parser stopped while reading this file; it was skipped.") from exc
 
     def _wait_until_started(self, receive: Connection, worker: subprocess.Popen[bytes]) -> None:
         """The worker first imports the parser for the file's type (not charged to the file's budget)."""
@@ -198,6 +211,7 @@ def _serve(receive: Connection, send: Connection) -> None:
     DocumentError."""
     _die_with_parent()
     warm_up()
+    listen_to_pages(lambda done, total: send.send((_PAGES, done, total)))
     send.send(_READY)
     while True:
         try:
@@ -239,3 +253,7 @@ def _rss_mb(pid: int) -> float:
 
 if __name__ == "__main__":
     _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))
+
+
+def _is_page_report(message: object) -> TypeGuard[tuple[str, int, int]]:
+    return isinstance(message, tuple) and len(message) == 3 and message[0] == _PAGES

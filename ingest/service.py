@@ -4,6 +4,7 @@ remove deleted ones. The CLI, the API upload and the watcher all ingest through 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -104,14 +105,18 @@ class IngestService:
             s.file_timeout_s, s.max_parse_memory_mb, s.ingest_workers, OcrOptions.of(s)
         )
         self.access = AccessPolicy(s)
+        # Called from parse threads as a long scan is read: (file, pages done, pages to read by OCR).
+        self.on_pages: Callable[[Path, int, int], None] | None = None
         self._access_applied: str | None = None  # the rules version every document is labelled by
 
     def close(self) -> None:
         self.ledger.close()  # the parse pool is shared by the process and closes at its exit
 
     def parse(self, path: Path) -> ParsedDocument:
-        """parse_file in a child process, within RAG_FILE_TIMEOUT_S and RAG_MAX_PARSE_MEMORY_MB."""
-        return self._parsers.parse(path)
+        """parse_file in a child process, within RAG_FILE_TIMEOUT_S and RAG_MAX_PARSE_MEMORY_MB.
+        Pages read by OCR are reported to ``on_pages(path, done, total)`` (a progress bar), if set."""
+        on_pages = self.on_pages
+        return self._parsers.parse(path, None if on_pages is None else functools.partial(on_pages, path))
 
     def __enter__(self) -> IngestService:
         return self

@@ -395,6 +395,23 @@ def test_scans_and_bad_images_in_one_batch(
     assert not canteen.ocr
 
 
+@pytest.mark.slow  # Tesseract on two pages, in the parse worker
+def test_the_pages_read_by_ocr_are_reported_as_they_are_read(
+    tools: None, tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    """A long scan is minutes of work on one file: the parse worker reports each OCR'd page to the
+    process that asked (the CLI shows a bar over pages), and the text pages are not counted."""
+    original = text_pdf(tmp_path / "original.pdf", [FLEET, INVOICES, BADGES])
+    scan = mixed_pdf(original, tmp_path / "scan.pdf", scanned={1, 3})
+    reports: list[tuple[str, int, int]] = []
+
+    with IngestService(kb) as service:
+        service.on_pages = lambda path, done, total: reports.append((path.name, done, total))
+        service.sync([scan])
+
+    assert reports == [("scan.pdf", 1, 2), ("scan.pdf", 2, 2)]
+
+
 @pytest.mark.slow  # Tesseract on three pages
 def test_chunks_of_a_scanned_copy_cite_the_same_pages_as_the_original(tools: None, tmp_path: Path) -> None:
     """A committed dev-set PDF and a scan of it: every chunk of the original has its best-matching OCR
