@@ -189,6 +189,11 @@ class SyntheticCorpus:
             queries.append(Query(" ".join(words), [float(x) for x in vectors[i]]))
         return queries
 
+    def document_access(self, doc: int) -> tuple[str, ...]:
+        """The access labels of document ``doc``'s chunks: none here (as before access labels existed);
+        bench/access_filter.py overrides it to label documents the way a company's folders would."""
+        return ()
+
     def _vectors(self, rng: np.random.Generator, labels: npt.NDArray[np.int64]) -> Matrix:
         noise = rng.standard_normal((len(labels), self.config.dim)) * self._sigma
         points: npt.NDArray[np.float64] = self._centres[labels] + noise
@@ -210,6 +215,7 @@ class SyntheticCorpus:
             text=text,
             title=f"{words[0]} {words[1]} {doc}",
             file_type="md",
+            access=self.document_access(doc),
         )
 
 
