@@ -171,7 +171,7 @@ def parse_cost(files: Sequence[Path]) -> dict[str, Any]:
 
     import ingest.parse as parse
 
-    parse._configure_unstructured()
+    parse.configure_unstructured()
     ours = text_type.is_possible_narrative_text
     shipped = ours.__wrapped__  # type: ignore[attr-defined]
     seconds: dict[str, dict[str, float]] = {}

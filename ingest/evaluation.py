@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from ingest.parse import Block, ParsedDocument
+from ingest.parse import Block, ParsedDocument, configure_unstructured
 from ingest.service import IngestService, ProgressCallback, source_of
 from rag.config import Settings
 from rag.embedding import Embedder
@@ -171,4 +171,7 @@ def plain_text(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     from unstructured.partition.auto import partition  # Office files and e-mail: their plain text
 
+    # This runs in the command's own process, not a parse worker: without it, unstructured would
+    # try to download its spaCy model.
+    configure_unstructured()
     return "\n".join(str(element) for element in partition(filename=str(path)))

@@ -226,9 +226,10 @@ def _check_pdf_encryption(path: Path) -> None:
 # -- partitioning ----------------------------------------------------------------------------------
 
 
-def _configure_unstructured() -> None:
-    # No telemetry pings, no marketing notice, and the spaCy model from a PyPI package rather than a
-    # download at first use.
+def configure_unstructured() -> None:
+    """Before any use of unstructured in a process (the parse workers; `rag eval`'s baseline reader).
+    No telemetry pings, no marketing notice, and the spaCy model from a PyPI package rather than a
+    download at first use."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("SCARF_NO_ANALYTICS", "true")
     os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
@@ -295,7 +296,7 @@ def load_parser(path: Path) -> None:
 
     file_type = file_type_of(path)
     if file_type is not None:
-        _configure_unstructured()
+        configure_unstructured()
         module = _PARSER_MODULES[file_type]
         importlib.import_module(module if "." in module else f"unstructured.partition.{module}")
         if file_type == "pdf":
@@ -318,7 +319,7 @@ def warm_up() -> None:
 
 def _partition(path: Path, file_type: str, ocr: OcrOptions) -> tuple[list[Any], set[int]]:
     """The file's elements, and the pages whose text OCR read."""
-    _configure_unstructured()
+    configure_unstructured()
     if file_type == "pdf":
         from ingest.pdf import pdf_elements
 

@@ -436,8 +436,8 @@ def test_unsupported_type_is_415(client: TestClient, tmp_path: Path) -> None:
     assert response.json() == {
         "error": {
             "code": "unsupported_file_type",
-            "message": "Files of type '.exe' are not supported: .csv, .docx, .eml, .htm, .html, .markdown, "
-            ".md, .pdf, .pptx, .text, .tsv, .txt, .xlsx.",
+            "message": "Files of type '.exe' are not supported: .csv, .docx, .eml, .htm, .html, .jpeg, .jpg, "
+            ".markdown, .md, .pdf, .png, .pptx, .text, .tif, .tiff, .tsv, .txt, .xlsx.",
         }
     }
     assert not uploads_dir(client).exists() or list(uploads_dir(client).iterdir()) == []

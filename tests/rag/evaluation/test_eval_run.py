@@ -36,9 +36,17 @@ def test_sample_docs_reports_every_retrieval_mode_side_by_side(rag_env: Path) ->
     }
     modes = report["retrieval"]
     variants = [m for m in modes if m.startswith("fusion: ")]
-    assert list(modes) == [*MODES[:3], *variants, MODES[3], "naive baseline", "naive bm25 (rank-bm25)"]
+    engine = ["bm25, engine tokenizer (before)", "hybrid, engine tokenizer (before)"]
+    assert list(modes) == [
+        *MODES[:3],
+        *variants,
+        MODES[3],
+        *engine,
+        "naive baseline",
+        "naive bm25 (rank-bm25)",
+    ]
     assert len(variants) >= 6 and {"rrf", "dbsf"} <= {modes[v]["fusion"].split()[0] for v in variants}
-    for mode in [*MODES[:3], *variants, "naive baseline"]:
+    for mode in [*MODES[:3], *variants, *engine, "naive baseline"]:
         scores = modes[mode]
         assert scores["recall@1"] <= scores["recall@5"] <= scores["recall@10"]
         assert scores["recall@5"] >= 0.8, (mode, scores)
