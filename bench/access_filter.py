@@ -101,10 +101,10 @@ class Config:
     few_groups_max: int = 3  # a typical caller is in 1..3 groups
     many_groups: int = 15  # with the defaults, about half the corpus readable
     tiered: bool = True
-    # The tiered candidate fix. At 1M (2 segments), plain filtered HNSW found none of the true top 10 for
-    # one reader in ten at ~24% readable (group:everyone is too common for the engine to give it extra
-    # graph links), ACORN fixed that and costs little at hnsw_ef 64 but much at 256, exact search over
-    # the payload index is fastest and exact for a few %, and at ~50% plain HNSW is accurate.
+    # The tiered candidate fix (1M figures in bench/README.md): plain filtered HNSW found none of the
+    # true top 10 for one reader in ten at ~24% readable (group:everyone is too common for the engine to
+    # give it extra graph links); ACORN fixes that, cheaply at hnsw_ef 64 but not at 256; below a few %
+    # exact search is exact at about twice HNSW's p95; at ~50% plain HNSW is accurate.
     exact_below: float = 0.05
     acorn_up_to: float = 0.35
     acorn_ef: int = 64
