@@ -456,9 +456,7 @@ def _local_documents(ctx: click.Context, settings: Settings, as_user: str | None
     services = _services(ctx, settings)
     if as_user is None:
         return services.ledger.documents()
-    readable = services.kb.existing_store().chunk_counts(_scope(ctx, settings, SearchFilters(), as_user))
-    records = [r for r in map(services.ledger.get, readable) if r is not None]
-    return sorted(records, key=lambda r: r.source)
+    return services.readable_documents(services.identity.for_user(as_user))
 
 
 @cli.command()

@@ -26,7 +26,7 @@ from rag.embedding import Embedder
 from rag.errors import ServiceUnavailableError
 from rag.generation import Message
 from rag.knowledge_base import KnowledgeBase
-from rag.types import Chunk, Hit, SearchFilters, SearchMode
+from rag.types import Chunk, DocumentRecord, Hit, SearchFilters, SearchMode
 
 log = logging.getLogger("rag.api")
 # How often a running server looks for an edited RAG_ACCESS_FILE (one stat).
@@ -127,6 +127,14 @@ class Services:
                 self.limiter.release(started)
 
         return rest()
+
+    def readable_documents(self, principal: Principal) -> list[DocumentRecord]:
+        """The documents ``principal`` may read, as the store's access filter says (the same filter as
+        every search), in the ledger's order (by source)."""
+        if principal.unrestricted:
+            return self.ledger.documents()
+        readable = self.kb.existing_store().chunk_counts(principal.scope())
+        return sorted((r for r in map(self.ledger.get, readable) if r is not None), key=lambda r: r.source)
 
     def _record_answer(self, principal: Principal, answer: Answer) -> None:
         """The passages that reached the model (``chunks``) and the ones its answer cites."""

@@ -45,10 +45,7 @@ def list_documents(
     if caller.unrestricted:
         records, total = svc.ledger.documents(offset=offset, limit=limit), svc.ledger.count()
     else:
-        # The documents this caller may read, as the store's access filter says (the same filter as
-        # every search), listed in the ledger's order.
-        readable = svc.kb.existing_store().chunk_counts(caller.scope())
-        visible = sorted((r for r in map(svc.ledger.get, readable) if r is not None), key=lambda r: r.source)
+        visible = svc.readable_documents(caller)
         records, total = visible[offset : offset + limit], len(visible)
     svc.record(caller, "documents", doc_ids=[r.doc_id for r in records])
     return DocumentList(
