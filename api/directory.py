@@ -10,8 +10,6 @@ Users are matched without case. The file is read again when it changes.
 
 from __future__ import annotations
 
-import logging
-import threading
 import tomllib
 from pathlib import Path
 from typing import Protocol
@@ -19,8 +17,8 @@ from typing import Protocol
 from rag.access import normalise_group, normalise_user
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.reloading import ReloadingFile
 
-log = logging.getLogger(__name__)
 _MAX_NESTING = 10
 
 
@@ -77,33 +75,10 @@ def _closure(groups: set[str], direct: dict[str, set[str]]) -> set[str]:
 
 class FileDirectory:
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._users = self._load()
-
-    def _load(self) -> dict[str, frozenset[str]]:
-        try:
-            stat = self._path.stat()
-            text = self._path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"Cannot read RAG_GROUPS_FILE {self._path}: {exc.strerror or exc}.") from exc
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
-        return parse_groups(text, str(self._path))
+        self._users = ReloadingFile(path, "RAG_GROUPS_FILE", lambda text: parse_groups(text, str(path)))
 
     def groups_of(self, user: str) -> frozenset[str]:
-        with self._lock:
-            try:
-                stat = self._path.stat()
-                changed = (stat.st_mtime_ns, stat.st_size) != self._stamp
-            except OSError:
-                changed = False
-            if changed:
-                try:
-                    self._users = self._load()
-                except ConfigError as exc:
-                    log.error("%s The previous groups stay in force.", exc.message)
-            return self._users.get(normalise_user(user), frozenset())
+        return self._users.content.get(normalise_user(user), frozenset())
 
 
 def make_directory(settings: Settings) -> GroupDirectory:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
-import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +24,7 @@ from pathlib import Path
 from rag.access import ROLES, Role, normalise_group
 from rag.config import Settings
 from rag.errors import ConfigError
-
-log = logging.getLogger(__name__)
+from rag.reloading import ReloadingFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,37 +105,15 @@ class KeyRing:
     def __init__(self, settings: Settings) -> None:
         plain = settings.api_keys.get_secret_value().split(",") if settings.api_keys else []
         self._env = [_admin(k.strip(), f"RAG_API_KEYS #{n}") for n, k in enumerate(plain, 1) if k.strip()]
-        self._file = settings.api_keys_file
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._from_file = self._load() if self._file else []
-
-    def _load(self) -> list[_Entry]:
-        assert self._file is not None
-        try:
-            stat = self._file.stat()
-            text = self._file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"Cannot read RAG_API_KEYS_FILE {self._file}: {exc.strerror or exc}.") from exc
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
-        return parse_keys_file(text, str(self._file))
+        path = settings.api_keys_file
+        self._file = (
+            None
+            if path is None
+            else ReloadingFile(path, "RAG_API_KEYS_FILE", lambda text: parse_keys_file(text, str(path)))
+        )
 
     def _entries(self) -> list[_Entry]:
-        if self._file is None:
-            return self._env
-        with self._lock:
-            try:
-                stat = self._file.stat()
-                changed = (stat.st_mtime_ns, stat.st_size) != self._stamp
-            except OSError:
-                changed = False  # being replaced: keep the keys we have
-            if changed:
-                try:
-                    self._from_file = self._load()
-                    log.info("API keys reloaded from %s: %d keys", self._file, len(self._from_file))
-                except ConfigError as exc:
-                    log.error("%s The previous keys stay in force.", exc.message)
-            return self._env + self._from_file
+        return self._env if self._file is None else self._env + self._file.content
 
     @property
     def empty(self) -> bool:

@@ -21,9 +21,7 @@ previous rules (and says so in the log) rather than opening or closing every doc
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -32,8 +30,7 @@ from typing import Any
 from rag.access import DocumentAccess
 from rag.config import Settings
 from rag.errors import ConfigError
-
-log = logging.getLogger(__name__)
+from rag.reloading import ReloadingFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,49 +177,26 @@ def default_access_of(value: str) -> DocumentAccess:
 
 
 class AccessPolicy:
-    """The rules in force, re-read when RAG_ACCESS_FILE changes (one stat per use tells)."""
+    """The rules in force, re-read when RAG_ACCESS_FILE changes."""
 
     def __init__(self, settings: Settings) -> None:
-        self._file = settings.access_file
-        self._default = settings.default_access
-        self._root = settings.watch_dir.expanduser().resolve() if settings.watch_dir else None
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._rules = self._load() if self._file else self._without_file()
-
-    def _without_file(self) -> AccessRules:
-        version = hashlib.sha256(f"\0{self._default}".encode()).hexdigest()[:16]
-        return AccessRules((), default_access_of(self._default), "RAG_DEFAULT_ACCESS", None, version)
-
-    def _load(self) -> AccessRules:
-        assert self._file is not None
-        try:
-            stat = self._file.stat()
-            text = self._file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"Cannot read RAG_ACCESS_FILE {self._file}: {exc.strerror or exc}.") from exc
-        self._stamp = (stat.st_mtime_ns, stat.st_size)
-        fallback_root = self._root or self._file.expanduser().resolve().parent
-        return parse_rules(text, str(self._file), self._default, fallback_root)
+        default = settings.default_access
+        self._rules: AccessRules | ReloadingFile[AccessRules]
+        if settings.access_file is None:
+            version = hashlib.sha256(f"\0{default}".encode()).hexdigest()[:16]
+            self._rules = AccessRules((), default_access_of(default), "RAG_DEFAULT_ACCESS", None, version)
+            return
+        path = settings.access_file
+        root = settings.watch_dir.expanduser().resolve() if settings.watch_dir else None
+        fallback_root = root or path.expanduser().resolve().parent
+        self._rules = ReloadingFile(
+            path, "RAG_ACCESS_FILE", lambda text: parse_rules(text, str(path), default, fallback_root)
+        )
 
     @property
     def rules(self) -> AccessRules:
         """The current rules; a file that changed is read again, a broken one leaves the old in force."""
-        if self._file is None:
-            return self._rules
-        with self._lock:
-            try:
-                stat = self._file.stat()
-                changed = (stat.st_mtime_ns, stat.st_size) != self._stamp
-            except OSError:
-                changed = False  # being replaced: keep what we have
-            if changed:
-                try:
-                    self._rules = self._load()
-                    log.info("access rules reloaded from %s", self._file)
-                except ConfigError as exc:
-                    log.error("%s The previous rules stay in force.", exc.message)
-            return self._rules
+        return self._rules if isinstance(self._rules, AccessRules) else self._rules.content
 
     def decide(self, source: str, override: list[str] | None = None) -> AccessDecision:
         if override is not None:
