@@ -35,6 +35,7 @@ AVERAGE_LENGTH = 120
 CJK_CHARACTERS = (
     "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff66-\uff9f"
 )
+CJK_CHARACTER = re.compile(f"[{CJK_CHARACTERS}]")
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 # A compound (parts joined by _ - . / :) of letters and digits, or a run of CJK characters.
 _TOKEN = re.compile(rf"[{CJK_CHARACTERS}]+|[^\W_{CJK_CHARACTERS}]+(?:[_\-.:/'][^\W_{CJK_CHARACTERS}]+)*")
@@ -208,13 +209,12 @@ def _cjk_terms(run: str) -> list[str]:
 
 
 _LETTER = re.compile(r"[^\W\d_]")
-_CJK_LETTER = re.compile(f"[{CJK_CHARACTERS}]")
 
 
 def mostly_cjk(text: str) -> bool:
     """Whether at least half of the letters of ``text`` are Chinese, Japanese or Korean characters."""
     letters = len(_LETTER.findall(text))
-    return letters > 0 and 2 * len(_CJK_LETTER.findall(text)) >= letters
+    return letters > 0 and 2 * len(CJK_CHARACTER.findall(text)) >= letters
 
 
 def analyze(text: str) -> list[str]:
@@ -225,7 +225,7 @@ def analyze(text: str) -> list[str]:
         token = match.group(0).strip(".:/'-")
         if not token:
             continue
-        if re.match(f"[{CJK_CHARACTERS}]", token):
+        if CJK_CHARACTER.match(token):
             terms.extend(_cjk_terms(token))
         else:
             terms.extend(_word_terms(token))

@@ -6,10 +6,9 @@ from __future__ import annotations
 import math
 import re
 
-from rag.sparse import CJK_CHARACTERS
+from rag.sparse import CJK_CHARACTER
 
 _TOKENISH = re.compile(r"\w+|[^\w\s]")
-_CJK = re.compile(f"[{CJK_CHARACTERS}]")
 
 
 def approx_token_count(text: str) -> int:
@@ -18,7 +17,7 @@ def approx_token_count(text: str) -> int:
     one "word": their characters count one token each, a safe bound (BERT's WordPiece gives each Han
     character a token; the SentencePiece of XLM-R models such as bge-m3 gives 0.5 to 0.75 per
     character on Chinese, Japanese and Korean prose)."""
-    cjk = len(_CJK.findall(text))
+    cjk = len(CJK_CHARACTER.findall(text))
     if cjk:
-        text = _CJK.sub(" ", text)
+        text = CJK_CHARACTER.sub(" ", text)
     return math.ceil(len(_TOKENISH.findall(text)) * 1.3) + cjk

@@ -14,18 +14,17 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from rag.sparse import CJK_CHARACTERS
+from rag.sparse import CJK_CHARACTER
 
 SHARE = 0.5
 _N = 4
 _NOT_WORD = re.compile(r"[\W_]+")
-_CJK_CHARACTER = re.compile(f"([{CJK_CHARACTERS}])")
 
 
 @lru_cache(maxsize=4096)
 def _words(text: str) -> tuple[str, ...]:
     text = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold())
-    return tuple(_CJK_CHARACTER.sub(r" \1 ", text).split())
+    return tuple(CJK_CHARACTER.sub(lambda m: f" {m.group()} ", text).split())
 
 
 @lru_cache(maxsize=1024)
