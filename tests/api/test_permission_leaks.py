@@ -11,7 +11,6 @@ sees what, not how well passages are ranked, and the fast tier loads no model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from support.fakes import HashingEmbedder
+from support.keys import write_keys_file
 from support.ollama_server import OllamaProtocolServer
 
 from api.app import create_app
@@ -167,15 +167,7 @@ class World:
 
 
 def _write_config(tmp: Path, docs_dir: Path) -> tuple[Path, Path, Path]:
-    keys = tmp / "keys.toml"
-    keys.write_text(
-        "".join(
-            f'[[keys]]\nname = "{name}"\nsha256 = "{hashlib.sha256(_key(name).encode()).hexdigest()}"\n'
-            f'role = "{role}"\ngroups = {json.dumps(groups)}\n\n'
-            for name, role, groups in KEYS
-        ),
-        encoding="utf-8",
-    )
+    keys = write_keys_file(tmp / "keys.toml", {name: (_key(name), role, g) for name, role, g in KEYS})
     groups = tmp / "groups.toml"
     groups.write_text(GROUPS, encoding="utf-8")
     rules = tmp / "access.toml"

@@ -4,7 +4,6 @@ seconds, and nothing is embedded again."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -15,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from support.fakes import HashingEmbedder
+from support.keys import write_keys_file
 from support.slapd import (  # noqa: F401  (slapd_server is a fixture)
     READER_DN,
     READER_PASSWORD,
@@ -43,15 +43,7 @@ def _headers(name: str, **extra: str) -> dict[str, str]:
 
 
 def _keys_file(tmp: Path) -> Path:
-    path = tmp / "keys.toml"
-    path.write_text(
-        "".join(
-            f'[[keys]]\nname = "{name}"\nsha256 = "{hashlib.sha256(_key(name).encode()).hexdigest()}"\n'
-            f'role = "{role}"\ngroups = {json.dumps(groups)}\n\n'
-            for name, (role, groups) in KEYS.items()
-        )
-    )
-    return path
+    return write_keys_file(tmp / "keys.toml", {n: (_key(n), role, g) for n, (role, g) in KEYS.items()})
 
 
 def _rules(path: Path, root: Path, hr_groups: list[str]) -> None:
