@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from support.fixtures import ollama_server  # noqa: F401  (fixture)
+from support.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures)
 
 from rag.config import Settings
 from rag.embedding.base import Embedder, ForwardingEmbedder, Vector
