@@ -8,12 +8,12 @@ HNSW graph into islands, so this measures, on one built EdgeStore (HNSW built by
 * latency of the product's hybrid retrieval (``Retriever.retrieve``: a dense and a BM25 ranking from
   ``EdgeStore.search``, fused) and of dense search, unfiltered and for three kinds of caller, each query
   through every search in turn (``bench.query.time_interleaved``) so machine noise falls on all alike;
-* recall@10 (and @50, the depth hybrid fuses) of filtered HNSW against the shard's exact search with
-  the same filter;
-* the same for a candidate fix, a "tiered" dense search that picks its search params by the filter's
-  estimated share of the corpus: exact below a few %, ACORN (Qdrant's filtered traversal, which steps
-  over the nodes the filter rules out) in the middle, plain HNSW above; and ACORN as the engine
-  configures it by default, for reference;
+* recall@10 (and @50, the depth hybrid fuses) of the product's filtered dense search against the
+  shard's exact search with the same filter. The product picks its dense search per filter
+  (rag/store/filtered_search.py: exact for a few points, ACORN, Qdrant's filtered traversal that steps
+  over the nodes the filter rules out, for a middle share, plain HNSW otherwise);
+* the same for plain filtered HNSW (``*_plain_*``), what the product sent before it chose per filter:
+  the before/after in one run;
 * that no search returns a chunk its caller may not read, and how much of the corpus each caller reads.
 
 The corpus is bench/query.py's (clustered synthetic vectors, per-cluster vocabulary texts); documents
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import shutil
 import tempfile
@@ -73,6 +74,7 @@ from rag.retrieval import Retriever
 from rag.store.base import SearchRequest
 from rag.store.edge import EdgeStore
 from rag.store.edge import _filter as edge_filter  # the filter the product's searches send
+from rag.store.filtered_search import DenseMethod
 from rag.types import SearchFilters, StoreSpec
 
 Masks = npt.NDArray[np.uint64]
@@ -100,18 +102,12 @@ class Config:
     users: int = 2_000
     few_groups_max: int = 3  # a typical caller is in 1..3 groups
     many_groups: int = 15  # with the defaults, about half the corpus readable
-    tiered: bool = True
-    # The tiered candidate fix (1M figures in bench/README.md): plain filtered HNSW found none of the
-    # true top 10 for one reader in ten at ~24% readable (group:everyone is too common for the engine to
-    # give it extra graph links); ACORN fixes that, cheaply at hnsw_ef 64 but not at 256; below a few %
-    # exact search is exact at about twice HNSW's p95; at ~50% plain HNSW is accurate.
-    exact_below: float = 0.05
-    acorn_up_to: float = 0.35
-    acorn_ef: int = 64
+    plain: bool = True  # also time plain filtered HNSW, the product's search before it chose per filter
     numpy_check_max: int = 100_000
     count_checks: int = 5  # callers per kind whose readable chunks are also counted by the store
     workdir: Path | None = None
     keep: bool = False
+    reuse: bool = False  # search a store --keep left in --workdir instead of building it again
 
     def corpus_config(self) -> query.Config:
         return query.Config(
@@ -125,7 +121,7 @@ class Config:
         )
 
     def describe(self) -> dict[str, Any]:
-        fields = {k: v for k, v in vars(self).items() if k not in ("workdir", "keep")}
+        fields = {k: v for k, v in vars(self).items() if k not in ("workdir", "keep", "reuse")}
         return fields | {"top_k": TOP_K, "chunks_per_doc": self.corpus_config().chunks_per_doc}
 
 
@@ -339,64 +335,21 @@ def dense_search(store: EdgeStore, kind: str, limit: int = TOP_K) -> Search:
 
 
 def with_params(store: EdgeStore, params: qe.SearchParams, search: Search) -> Search:
-    """A product search, but with the dense search params EdgeStore would send if it were configured
-    so (exact, ACORN): EdgeStore fixes its params when opened and a second handle on the shard would hit
-    its WAL lock, so this swaps the open store's private params around the call."""
+    """A product search, but with fixed dense search params (exact, plain HNSW) instead of those
+    EdgeStore picks per filter: a second handle on the shard would hit its WAL lock, so this swaps the
+    open store's private chooser around the call."""
 
     def swapped(query_: Query) -> list[str]:
-        saved = store._params
-        store._params = params
+        store._dense_params = lambda flt: params  # type: ignore[method-assign]
         try:
             return search(query_)
         finally:
-            store._params = saved
+            del store._dense_params  # the class's own method again
 
     return swapped
 
 
-def acorn_params(hnsw_ef: int, max_selectivity: float | None) -> qe.SearchParams:
-    """ACORN: the filtered graph walk also looks at neighbours' neighbours, so it crosses the nodes the
-    filter rules out; the engine uses it only when the filter's estimated selectivity is at most
-    max_selectivity (None: the engine's default, 0.4)."""
-    return qe.SearchParams(
-        hnsw_ef=hnsw_ef, acorn=qe.AcornSearchParams(enable=True, max_selectivity=max_selectivity)
-    )
-
-
 EXACT = qe.SearchParams(exact=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Tiers:
-    """The candidate fix, as EdgeStore.search could do it: estimate the share of the corpus the filter
-    passes (an approximate count from the payload index, ~0.1 ms at 1M), then search exactly below
-    ``exact_below``, with ACORN at ``acorn_ef`` up to ``acorn_up_to``, with the product's HNSW above."""
-
-    exact_below: float
-    acorn_up_to: float
-    acorn_ef: int
-    hnsw_ef: int
-
-    def choose(self, store: EdgeStore, filters: SearchFilters, total: int) -> tuple[str, qe.SearchParams]:
-        if filters.empty:
-            return "hnsw", qe.SearchParams(hnsw_ef=self.hnsw_ef)
-        estimate = raw_shard(store).count(qe.CountRequest(exact=False, filter=edge_filter(filters)))
-        share = estimate / max(1, total)
-        if share < self.exact_below:
-            return "exact", EXACT
-        if share <= self.acorn_up_to:
-            return "acorn", acorn_params(self.acorn_ef, 1.0)  # the store decided: the engine must not
-        return "hnsw", qe.SearchParams(hnsw_ef=self.hnsw_ef)
-
-
-def tiered(store: EdgeStore, tiers: Tiers, total: int, kind: str, search: Search) -> Search:
-    """A product search with the tier's params swapped in per query; the estimate is part of its time."""
-
-    def planned(query_: Query) -> list[str]:
-        _, params = tiers.choose(store, scoped(query_).filters(kind), total)
-        return with_params(store, params, search)(query_)
-
-    return planned
 
 
 # -- checks ----------------------------------------------------------------------------------------------
@@ -462,25 +415,20 @@ def numpy_filtered_top_k(
 
 
 def timed_searches(
-    store: EdgeStore,
-    retriever: Retriever,
-    embedder: PresetQueryEmbedder,
-    tiers: Tiers | None,
-    total: int,
+    store: EdgeStore, retriever: Retriever, embedder: PresetQueryEmbedder, hnsw_ef: int | None
 ) -> dict[str, Search]:
+    """The product's searches per caller kind and, with ``hnsw_ef``, the same with plain HNSW at that
+    breadth (without a filter the product searches so too: the unfiltered searches are their baseline)."""
     searches: dict[str, Search] = {}
     for kind in KINDS:
         searches[f"hybrid_{kind}"] = hybrid_search(retriever, embedder, kind)
         searches[f"dense_{kind}"] = dense_search(store, kind)
-    if tiers is not None:
-        # Without a filter the tiers pick the product's own search: the unfiltered searches above are
-        # their baseline too.
-        default = acorn_params(tiers.hnsw_ef, None)
+    if hnsw_ef is not None:
+        plain = qe.SearchParams(hnsw_ef=hnsw_ef)
         for kind in FILTERED:
             hybrid = hybrid_search(retriever, embedder, kind)
-            searches[f"hybrid_tiered_{kind}"] = tiered(store, tiers, total, kind, hybrid)
-            searches[f"dense_tiered_{kind}"] = tiered(store, tiers, total, kind, dense_search(store, kind))
-            searches[f"dense_acorn_default_{kind}"] = with_params(store, default, dense_search(store, kind))
+            searches[f"hybrid_plain_{kind}"] = with_params(store, plain, hybrid)
+            searches[f"dense_plain_{kind}"] = with_params(store, plain, dense_search(store, kind))
     return searches
 
 
@@ -492,7 +440,7 @@ def truth_searches(
     searches: dict[str, Search] = {}
     for kind in KINDS:
         searches[f"exact_{kind}"] = with_params(store, EXACT, dense_search(store, kind, depth))
-        searches[f"dense_deep_{kind}"] = dense_search(store, kind, depth)
+        searches[f"dense_deep_{kind}"] = dense_search(store, kind, depth)  # the product's
         searches[f"hybrid_exact_{kind}"] = with_params(store, EXACT, hybrid_search(retriever, embedder, kind))
     return searches
 
@@ -512,12 +460,7 @@ def measure(
     retriever = Retriever(embedder, store, settings.prefetch_k, fusion)
 
     progress(f"timing {len(queries)} queries, interleaved: hybrid and dense, unfiltered and per caller kind")
-    tiers = (
-        Tiers(config.exact_below, config.acorn_up_to, config.acorn_ef, settings.hnsw_ef)
-        if config.tiered
-        else None
-    )
-    searches = timed_searches(store, retriever, embedder, tiers, corpus.size)
+    searches = timed_searches(store, retriever, embedder, settings.hnsw_ef if config.plain else None)
     runs = time_interleaved(searches, queries, config.warmup)
     load_after_timing = load_average()
     progress("ground truth: exact dense and exact-dense hybrid with the same filters")
@@ -561,7 +504,7 @@ def measure(
             "hnsw_ef": settings.hnsw_ef,
             "top_k": TOP_K,
         },
-        "tiers_chosen": tier_counts(store, tiers, corpus.size, queries) if tiers else None,
+        "dense_search_chosen": chosen_searches(store, queries),
         "load_average_after_timing": load_after_timing,
     }
 
@@ -582,22 +525,21 @@ def recall_entry(
     exact, hybrid_exact = truth[f"exact_{kind}"].ids, truth[f"hybrid_exact_{kind}"].ids
     dense = per_query_recall(runs[f"dense_{kind}"].ids, exact)
     entry: dict[str, Any] = {
-        "dense_hnsw_at_10": recall_at_k(runs[f"dense_{kind}"].ids, exact),
-        f"dense_hnsw_at_{depth}": recall_at_k(truth[f"dense_deep_{kind}"].ids, exact, depth),
+        "dense_at_10": recall_at_k(runs[f"dense_{kind}"].ids, exact),
+        f"dense_at_{depth}": recall_at_k(truth[f"dense_deep_{kind}"].ids, exact, depth),
         "hybrid_at_10": recall_at_k(runs[f"hybrid_{kind}"].ids, hybrid_exact),
-        "dense_hnsw_queries_with_zero_recall": sum(r == 0.0 for r in dense),
+        "dense_queries_with_zero_recall": sum(r == 0.0 for r in dense),
         "queries_with_fewer_than_10_readable": sum(len(ids) < TOP_K for ids in exact),
     }
     if kind == UNFILTERED or shares is None:
         return entry
-    tiered_: list[float] = []
-    if config.tiered:
-        tiered_ = per_query_recall(runs[f"dense_tiered_{kind}"].ids, exact)
+    plain: list[float] = []
+    if config.plain:
+        plain = per_query_recall(runs[f"dense_plain_{kind}"].ids, exact)
         entry |= {
-            "dense_tiered_at_10": recall_at_k(runs[f"dense_tiered_{kind}"].ids, exact),
-            "hybrid_tiered_at_10": recall_at_k(runs[f"hybrid_tiered_{kind}"].ids, hybrid_exact),
-            "dense_tiered_queries_with_zero_recall": sum(r == 0.0 for r in tiered_),
-            "dense_acorn_default_at_10": recall_at_k(runs[f"dense_acorn_default_{kind}"].ids, exact),
+            "dense_plain_at_10": recall_at_k(runs[f"dense_plain_{kind}"].ids, exact),
+            "hybrid_plain_at_10": recall_at_k(runs[f"hybrid_plain_{kind}"].ids, hybrid_exact),
+            "dense_plain_queries_with_zero_recall": sum(r == 0.0 for r in plain),
         }
     buckets = []
     for low, high in itertools.pairwise(SHARE_BUCKETS):
@@ -607,24 +549,22 @@ def recall_entry(
         bucket: dict[str, Any] = {
             "readable_share": [low, high],
             "queries": len(inside),
-            "dense_hnsw_at_10": round(float(np.mean([dense[i] for i in inside])), 4),
-            "dense_hnsw_zero_recall": sum(dense[i] == 0.0 for i in inside),
+            "dense_at_10": round(float(np.mean([dense[i] for i in inside])), 4),
+            "dense_zero_recall": sum(dense[i] == 0.0 for i in inside),
         }
-        if tiered_:
-            bucket["dense_tiered_at_10"] = round(float(np.mean([tiered_[i] for i in inside])), 4)
+        if plain:
+            bucket["dense_plain_at_10"] = round(float(np.mean([plain[i] for i in inside])), 4)
         buckets.append(bucket)
     entry["by_readable_share"] = buckets
     return entry
 
 
-def tier_counts(
-    store: EdgeStore, tiers: Tiers, total: int, queries: Sequence[ScopedQuery]
-) -> dict[str, dict[str, int]]:
-    """How often the tiered search chose each way, per caller kind."""
+def chosen_searches(store: EdgeStore, queries: Sequence[ScopedQuery]) -> dict[str, dict[str, int]]:
+    """How often the product chose each dense search (rag/store/filtered_search.py), per caller kind."""
     counts: dict[str, dict[str, int]] = {}
     for kind in FILTERED:
-        chosen = [tiers.choose(store, q.filters(kind), total)[0] for q in queries]
-        counts[kind] = {tier: chosen.count(tier) for tier in ("exact", "acorn", "hnsw")}
+        chosen = [store._plan_dense(edge_filter(q.filters(kind))).method for q in queries]
+        counts[kind] = {method.value: chosen.count(method) for method in DenseMethod}
     return counts
 
 
@@ -669,8 +609,8 @@ def ratios(latency: dict[str, dict[str, float]], config: Config) -> dict[str, di
                 entry[f"{search}_{p}"] = ratio(
                     latency[f"{search}_{kind}"][f"{p}_ms"], latency[f"{search}_{UNFILTERED}"][f"{p}_ms"]
                 )
-        if config.tiered:
-            for search in ("hybrid_tiered", "dense_tiered", "dense_acorn_default"):
+        if config.plain:
+            for search in ("hybrid_plain", "dense_plain"):
                 baseline = "hybrid" if search.startswith("hybrid") else "dense"
                 entry[f"{search}_p95"] = ratio(
                     latency[f"{search}_{kind}"]["p95_ms"], latency[f"{baseline}_{UNFILTERED}"]["p95_ms"]
@@ -695,19 +635,21 @@ def summarise(measured: dict[str, Any]) -> dict[str, Any]:
             "dense_p50_ms": dense["p50_ms"],
             "dense_p95_ms": dense["p95_ms"],
             "dense_p95_ratio": ratios_.get("dense_p95", 1.0),
-            "dense_recall_at_10": recall_["dense_hnsw_at_10"],
-            "dense_zero_recall_queries": recall_["dense_hnsw_queries_with_zero_recall"],
+            "dense_recall_at_10": recall_["dense_at_10"],
+            "dense_zero_recall_queries": recall_["dense_queries_with_zero_recall"],
             "hybrid_recall_at_10": recall_["hybrid_at_10"],
         }
-        if f"hybrid_tiered_{kind}" in latency:
-            tiered_hybrid = latency[f"hybrid_tiered_{kind}"]
+        if f"hybrid_plain_{kind}" in latency:
+            plain_hybrid, plain_dense = latency[f"hybrid_plain_{kind}"], latency[f"dense_plain_{kind}"]
             row |= {
-                "hybrid_tiered_p50_ms": tiered_hybrid["p50_ms"],
-                "hybrid_tiered_p95_ms": tiered_hybrid["p95_ms"],
-                "hybrid_tiered_p95_ratio": ratios_["hybrid_tiered_p95"],
-                "hybrid_tiered_recall_at_10": recall_["hybrid_tiered_at_10"],
-                "dense_tiered_recall_at_10": recall_["dense_tiered_at_10"],
-                "dense_tiered_zero_recall_queries": recall_["dense_tiered_queries_with_zero_recall"],
+                "hybrid_plain_p50_ms": plain_hybrid["p50_ms"],
+                "hybrid_plain_p95_ms": plain_hybrid["p95_ms"],
+                "hybrid_plain_p95_ratio": ratios_["hybrid_plain_p95"],
+                "dense_plain_p95_ms": plain_dense["p95_ms"],
+                "dense_plain_p95_ratio": ratios_["dense_plain_p95"],
+                "hybrid_plain_recall_at_10": recall_["hybrid_plain_at_10"],
+                "dense_plain_recall_at_10": recall_["dense_plain_at_10"],
+                "dense_plain_zero_recall_queries": recall_["dense_plain_queries_with_zero_recall"],
             }
         table.append(row)
     filtered = [row for row in table if row["caller"] != UNFILTERED]
@@ -722,15 +664,11 @@ def summarise(measured: dict[str, Any]) -> dict[str, Any]:
         "min_filtered_dense_recall_at_10": min_recall,
         "met_recall": min_recall >= TARGET_RECALL,
     }
-    if "hybrid_tiered_p95_ratio" in worst:
+    if "hybrid_plain_p95_ratio" in worst:
         target |= {
-            "tiered_worst_hybrid_p95_ratio": max(row["hybrid_tiered_p95_ratio"] or 0.0 for row in filtered),
-            "tiered_min_dense_recall_at_10": min(row["dense_tiered_recall_at_10"] for row in filtered),
+            "plain_worst_hybrid_p95_ratio": max(row["hybrid_plain_p95_ratio"] or 0.0 for row in filtered),
+            "plain_min_dense_recall_at_10": min(row["dense_plain_recall_at_10"] for row in filtered),
         }
-        target["tiered_met"] = (
-            target["tiered_worst_hybrid_p95_ratio"] <= TARGET_P95_RATIO
-            and target["tiered_min_dense_recall_at_10"] >= TARGET_RECALL
-        )
     return {
         "table": table,
         "target": target,
@@ -763,21 +701,39 @@ NOTES = [
     "Documents: everyone_share for everyone, personal_share private to one of `users` users, the rest "
     "for one or (two_groups_share) two groups, group g drawing documents in proportion to "
     "(g + 1) ** -group_skew. A chunk carries its document's labels.",
-    "recall: dense HNSW (and the tiered search) top 10 against exact dense search with the same filter; "
-    "dense_hnsw_at_<prefetch_k> at the depth the hybrid retrieval fuses; hybrid_at_10 against the same "
-    "hybrid retrieval with an exact dense half (hybrid_exact_*). exact_vs_numpy: exact filtered search "
-    "against a numpy brute force over the readable chunks (up to numpy_check_max chunks).",
+    "recall: the product's dense search (and plain HNSW) top 10 against exact dense search with the "
+    "same filter; dense_at_<prefetch_k> at the depth the hybrid retrieval fuses; hybrid_at_10 against "
+    "the same hybrid retrieval with an exact dense half (hybrid_exact_*). exact_vs_numpy: exact "
+    "filtered search against a numpy brute force over the readable chunks (up to numpy_check_max chunks).",
     "readable_check: every hit of every filtered search (timed and ground truth) judged against the "
     "generator's labels; store_count_matches: EdgeStore.count(caller's filter) equals the generator's count.",
-    "*_tiered_*: the same product searches with dense search params chosen per query from an "
-    "approximate count of the filter (timed with the search): exact search below exact_below of the "
-    "corpus, ACORN at acorn_ef up to acorn_up_to, the product's HNSW above (tiers_chosen counts them). "
-    "dense_acorn_default_*: ACORN as the engine configures it (max_selectivity 0.4) at the product's "
-    "hnsw_ef. Both are swapped into the open EdgeStore; neither is what the product sends today: they "
-    "are measured to decide what it should.",
+    "The product's filtered dense search (dense_*, hybrid_*) picks its search per filter from an "
+    "approximate count (timed with the search): rag/store/filtered_search.py; dense_search_chosen counts "
+    "its choices. *_plain_*: the same searches with plain HNSW at the product's hnsw_ef swapped into the "
+    "open EdgeStore, what the product sent before it chose per filter.",
     "exact_* (prefetch_k deep) and hybrid_exact_*: latency of the ground-truth searches, run after the "
     "timed ones (interleaved among themselves, not with them).",
 ]
+
+
+BUILD_RECORD = "bench-build.json"  # beside a kept store: how it was built, for a --reuse run
+
+
+def reused_build(corpus: LabelledCorpus, data_dir: Path, spec: StoreSpec) -> dict[str, Any] | None:
+    """The build record of a store a --keep run left, if it is complete (same seed and size: the
+    generator is deterministic); its vectors are not kept, so the numpy check is skipped."""
+    record = data_dir / BUILD_RECORD
+    if not record.exists():
+        return None
+    build: dict[str, Any] = json.loads(record.read_text())
+    store = open_edge(data_dir, spec)
+    try:
+        complete = store.count() == corpus.size == build["chunks"]
+    finally:
+        store.close()
+    if complete:
+        progress(f"[{corpus.size:,}] reusing the store in {data_dir} (built in {build['build_s']} s)")
+    return build | {"reused": True} if complete else None
 
 
 def run(config: Config) -> dict[str, Any]:
@@ -790,11 +746,15 @@ def run(config: Config) -> dict[str, Any]:
     queries = scoped_queries(corpus, config)
     spec = StoreSpec(SPEC_EMBEDDER, config.dim)
     try:
-        progress(
-            f"[{config.size:,}] building the Edge store ({corpus.documents:,} labelled documents) "
-            f"in {data_dir}"
-        )
-        build, vectors = build_edge(corpus, data_dir, spec)
+        build, vectors = reused_build(corpus, data_dir, spec) if config.reuse else None, None
+        if build is None:
+            progress(
+                f"[{config.size:,}] building the Edge store ({corpus.documents:,} labelled documents) "
+                f"in {data_dir}"
+            )
+            shutil.rmtree(data_dir, ignore_errors=True)
+            build, vectors = build_edge(corpus, data_dir, spec)
+            (data_dir / BUILD_RECORD).write_text(json.dumps(build))
         disk = disk_usage(data_dir / COLLECTION)
         load["after_build"] = load_average()
         store = open_edge(data_dir, spec)
@@ -850,18 +810,18 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument(
         "--many-groups", type=int, default=Config.many_groups, help="groups of the many-groups caller"
     )
-    parser.add_argument("--no-tiered", action="store_true", help="skip the tiered and ACORN variants")
     parser.add_argument(
-        "--exact-below", type=float, default=Config.exact_below, help="tiered: exact search below this share"
+        "--no-plain", action="store_true", help="skip plain filtered HNSW (the search before the fix)"
     )
-    parser.add_argument(
-        "--acorn-up-to", type=float, default=Config.acorn_up_to, help="tiered: ACORN up to this share"
-    )
-    parser.add_argument("--acorn-ef", type=int, default=Config.acorn_ef, help="tiered: hnsw_ef with ACORN")
     parser.add_argument("--numpy-check-max", type=int, default=Config.numpy_check_max)
     parser.add_argument("--workdir", type=Path, help="where the store goes (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the store on disk")
+    parser.add_argument(
+        "--reuse", action="store_true", help="search the store a --keep run left in --workdir, if complete"
+    )
     args = parser.parse_args(argv)
+    if args.reuse and not (args.workdir and args.keep):
+        parser.error("--reuse needs --workdir and --keep (the store it reuses is kept for the next run)")
     if not 1 <= args.groups <= EVERYONE_BIT:
         parser.error(f"--groups must be between 1 and {EVERYONE_BIT}")
     return Config(
@@ -874,13 +834,11 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         everyone_share=args.everyone_share,
         personal_share=args.personal_share,
         many_groups=args.many_groups,
-        tiered=not args.no_tiered,
-        exact_below=args.exact_below,
-        acorn_up_to=args.acorn_up_to,
-        acorn_ef=args.acorn_ef,
+        plain=not args.no_plain,
         numpy_check_max=args.numpy_check_max,
         workdir=args.workdir,
         keep=args.keep,
+        reuse=args.reuse,
     )
 
 

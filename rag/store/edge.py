@@ -24,6 +24,7 @@ from rag.store.base import (
     chunk_from_payload,
     chunk_payload,
 )
+from rag.store.filtered_search import DenseMethod, DensePlan, plan_dense_search
 from rag.store.owner import DataDirOwner
 from rag.types import LEGACY_ANALYZER, Chunk, Hit, SearchFilters, StoreSpec
 
@@ -47,7 +48,7 @@ class EdgeStore:
         self._min_free_disk_mb = min_free_disk_mb
         self._owner = owner
         self._hnsw_threshold = hnsw_threshold
-        self._params = qe.SearchParams(hnsw_ef=hnsw_ef)
+        self._hnsw_ef = hnsw_ef
         self.spec: StoreSpec | None = None
         self._shard: Any = None
 
@@ -193,21 +194,23 @@ class EdgeStore:
         dense = qe.Query.Nearest(list(request.dense), using=DENSE) if request.dense is not None else None
         sparse_vector = bm25.encode_query(request.text)
         sparse = qe.Query.Nearest(_sparse(sparse_vector), using=SPARSE) if sparse_vector else None
-        if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
-            query = qe.QueryRequest(
-                limit=request.limit, query=dense, filter=flt, with_payload=True, params=self._params
-            )
-        elif request.mode == "sparse":
+        if request.mode == "sparse":
             if sparse is None:
                 return []  # only stop words: BM25 has nothing to match on
             query = qe.QueryRequest(limit=request.limit, query=sparse, filter=flt, with_payload=True)
+        elif request.mode == "dense" or sparse is None:
+            params = self._dense_params(flt)
+            query = qe.QueryRequest(
+                limit=request.limit, query=dense, filter=flt, with_payload=True, params=params
+            )
         else:
+            params = self._dense_params(flt)
             query = qe.QueryRequest(
                 limit=request.limit,
                 with_payload=True,
                 filter=flt,
                 prefetches=[
-                    qe.Prefetch(limit=request.prefetch_limit, query=dense, filter=flt, params=self._params),
+                    qe.Prefetch(limit=request.prefetch_limit, query=dense, filter=flt, params=params),
                     qe.Prefetch(limit=request.prefetch_limit, query=sparse, filter=flt),
                 ],
                 query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]  # stub lists Fusion, not its Rrf
@@ -216,6 +219,18 @@ class EdgeStore:
             Hit(chunk=chunk_from_payload(p.id, p.payload or {}), score=float(p.score))
             for p in self._shard.query(query)
         ]
+
+    def _dense_params(self, flt: qe.Filter | None) -> qe.SearchParams:
+        return _search_params(self._plan_dense(flt))
+
+    def _plan_dense(self, flt: qe.Filter | None) -> DensePlan:
+        """Plain HNSW unless a filter strands it (rag/store/filtered_search.py): the engine's estimate
+        from the payload index is enough to pick a tier, and costs ~0.1 ms at 1M chunks."""
+        if flt is None:
+            return plan_dense_search(None, 0, self._hnsw_ef)
+        matching = int(self._shard.count(qe.CountRequest(exact=False, filter=flt)))
+        total = int(self._shard.count(qe.CountRequest(exact=False)))
+        return plan_dense_search(matching, total, self._hnsw_ef)
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         if self._shard is None or not chunk_ids:
@@ -256,6 +271,16 @@ class EdgeStore:
 
 def _sparse(vector: bm25.SparseVector) -> qe.SparseVector:
     return qe.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def _search_params(plan: DensePlan) -> qe.SearchParams:
+    if plan.method is DenseMethod.EXACT:
+        return qe.SearchParams(exact=True)
+    if plan.method is DenseMethod.ACORN:
+        # max_selectivity 1.0: the store has decided; the engine's own cut-off (0.4) must not undo it.
+        acorn = qe.AcornSearchParams(enable=True, max_selectivity=1.0)
+        return qe.SearchParams(hnsw_ef=plan.hnsw_ef, acorn=acorn)
+    return qe.SearchParams(hnsw_ef=plan.hnsw_ef)
 
 
 def _filter(filters: SearchFilters | None) -> qe.Filter | None:

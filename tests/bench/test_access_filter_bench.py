@@ -19,7 +19,7 @@ from rag.access import DocumentAccess, group_label
 
 SIZE = 12_000
 QUERIES = 12
-CANDIDATES = ("hybrid_tiered", "dense_tiered", "dense_acorn_default")  # measured fixes, not the product
+PLAIN = ("hybrid_plain", "dense_plain")  # plain filtered HNSW: the product before it chose per filter
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_the_report_has_machine_config_and_a_built_store(report: dict[str, Any])
 def test_every_search_is_timed_on_every_query(report: dict[str, Any]) -> None:
     latency = report["latency"]
     names = [f"{search}_{kind}" for search in ("hybrid", "dense") for kind in KINDS]
-    names += [f"{search}_{kind}" for search in CANDIDATES for kind in FILTERED]
+    names += [f"{search}_{kind}" for search in PLAIN for kind in FILTERED]
     names += [f"{truth}_{kind}" for truth in ("exact", "hybrid_exact") for kind in KINDS]
     assert set(names) <= set(latency)
     for name in names:
@@ -66,18 +66,14 @@ def test_ratios_are_filtered_over_unfiltered_from_the_same_run(report: dict[str,
         for search in ("hybrid", "dense"):
             expected = latency[f"{search}_{kind}"]["p95_ms"] / latency[f"{search}_unfiltered"]["p95_ms"]
             assert ratios[kind][f"{search}_p95"] == pytest.approx(expected, rel=0.01)
-        for search in CANDIDATES:
+        for search in PLAIN:
             assert ratios[kind][f"{search}_p95"] > 0  # against the product's unfiltered search
     target = report["summary"]["target"]
     worst = max(ratios[kind]["hybrid_p95"] for kind in FILTERED)
     assert target["worst_hybrid_p95_ratio"] == worst
     assert target["met_latency"] == (worst <= target["hybrid_p95_ratio_at_most"])
-    worst_tiered = max(ratios[kind]["hybrid_tiered_p95"] for kind in FILTERED)
-    assert target["tiered_worst_hybrid_p95_ratio"] == worst_tiered
-    assert target["tiered_met"] == (
-        worst_tiered <= target["hybrid_p95_ratio_at_most"]
-        and target["tiered_min_dense_recall_at_10"] >= target["recall_at_10_at_least"]
-    )
+    worst_plain = max(ratios[kind]["hybrid_plain_p95"] for kind in FILTERED)
+    assert target["plain_worst_hybrid_p95_ratio"] == worst_plain
     assert [row["caller"] for row in report["summary"]["table"]] == list(KINDS)
 
 
@@ -85,38 +81,37 @@ def test_recall_is_a_fraction_and_exact_search_is_the_ground_truth(report: dict[
     for kind in KINDS:
         recall = report["recall"][kind]
         fractions = {name: value for name, value in recall.items() if name.endswith("_at_10")}
-        assert {"dense_hnsw_at_10", "hybrid_at_10", "exact_vs_numpy_at_10"} <= set(fractions)
+        assert {"dense_at_10", "hybrid_at_10", "exact_vs_numpy_at_10"} <= set(fractions)
         assert all(0.0 <= value <= 1.0 for value in fractions.values()), (kind, fractions)
-        assert 0.0 <= recall["dense_hnsw_at_50"] <= 1.0
-        assert 0 <= recall["dense_hnsw_queries_with_zero_recall"] <= QUERIES
+        assert 0.0 <= recall["dense_at_50"] <= 1.0
+        assert 0 <= recall["dense_queries_with_zero_recall"] <= QUERIES
         # The shard's exact filtered search agrees with numpy over the readable chunks (float ties aside).
         assert recall["exact_vs_numpy_at_10"] >= 0.99
     for kind in FILTERED:
         recall = report["recall"][kind]
-        assert {"dense_tiered_at_10", "hybrid_tiered_at_10", "dense_acorn_default_at_10"} <= set(recall)
+        assert {"dense_plain_at_10", "hybrid_plain_at_10"} <= set(recall)
         buckets = recall["by_readable_share"]
         assert sum(bucket["queries"] for bucket in buckets) == QUERIES
         for bucket in buckets:
             low, high = bucket["readable_share"]
             assert 0.0 <= low < high <= 1.0
-            assert 0.0 <= bucket["dense_hnsw_at_10"] <= 1.0
+            assert 0.0 <= bucket["dense_at_10"] <= 1.0
 
 
-def test_the_tiered_search_picks_by_the_share_a_caller_reads(report: dict[str, Any]) -> None:
-    chosen = report["tiers_chosen"]
+def test_the_product_picks_its_dense_search_by_what_a_caller_reads(report: dict[str, Any]) -> None:
+    chosen = report["dense_search_chosen"]
     assert set(chosen) == set(FILTERED)
     for kind in FILTERED:
         assert sum(chosen[kind].values()) == QUERIES
-    # With the defaults: a few % -> exact, a reader with group:everyone (~24%) -> ACORN, ~50% -> HNSW.
-    assert chosen["selective"]["exact"] > chosen["selective"]["hnsw"]
-    assert chosen["few_groups"]["acorn"] > 0
-    assert chosen["many_groups"]["hnsw"] > 0
+    # At this size every filter passes fewer points than a cheap scan: the product scores them exactly
+    # (the choice by share at 1M is rag/store/filtered_search.py's, tested there).
+    assert all(chosen[kind] == {"exact": QUERIES, "acorn": 0, "hnsw": 0} for kind in FILTERED)
 
 
 def test_filtered_searches_return_only_readable_chunks(report: dict[str, Any]) -> None:
     checks = report["readable_check"]
     for kind in FILTERED:
-        for search in ("hybrid", "dense", *CANDIDATES, "exact", "dense_deep", "hybrid_exact"):
+        for search in ("hybrid", "dense", *PLAIN, "exact", "dense_deep", "hybrid_exact"):
             check = checks[f"{search}_{kind}"]
             assert check["hits"] > 0
             assert check["unreadable"] == 0
