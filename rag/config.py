@@ -18,6 +18,7 @@ from rag.types import ModelRef, SearchMode
 
 EMBEDDER_KINDS = ("ollama", "sentence-transformers")
 LLM_KINDS = ("ollama", "openai")
+READ_CONSISTENCY_TYPES = ("majority", "quorum", "all")
 
 
 def user_data_dir() -> Path:
@@ -46,10 +47,69 @@ class Settings(BaseSettings):
     )
     qdrant_url: str | None = Field(
         default=None,
-        description="URL of a Qdrant server (e.g. http://qdrant:6333). Unset: the embedded Qdrant Edge "
-        "engine stores everything under RAG_DATA_DIR.",
+        description="URL of a Qdrant server (e.g. http://qdrant:6333), or of several nodes of one Qdrant "
+        "cluster, comma-separated (a request goes to the next one when a node is down). Unset: the embedded "
+        "Qdrant Edge engine stores everything under RAG_DATA_DIR.",
     )
     qdrant_api_key: SecretStr | None = Field(default=None, description="API key for the Qdrant server.")
+    qdrant_timeout_s: float = Field(
+        default=30,
+        gt=0,
+        le=3600,
+        description="Timeout of one request to the Qdrant server; a node that does not answer in time counts "
+        "as down and the request is retried (on the next node, with several URLs in RAG_QDRANT_URL).",
+    )
+    qdrant_retries: int = Field(
+        default=4,
+        ge=1,
+        le=20,
+        description="Attempts per Qdrant request when the server answers 5xx or 429, drops the connection "
+        "or times out (every request the store makes is safe to repeat); then the caller gets a 503.",
+    )
+    qdrant_retry_max_s: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="Longest wait between two attempts (the waits double from 0.25 s up to this, jittered).",
+    )
+    qdrant_write_ordering: Literal["weak", "medium", "strong"] = Field(
+        default="medium",
+        description="Qdrant cluster: `medium` sends writes through a shard's elected leader so replicas "
+        "apply a delete and a re-add of the same chunk in the same order; `weak` may reorder them (faster); "
+        "`strong` uses a fixed leader (writes stop while it is down).",
+    )
+    qdrant_read_consistency: str | None = Field(
+        default=None,
+        description="Qdrant cluster: replicas each search asks, `majority`, `quorum`, `all` or a number; "
+        "unset: one replica (fastest; a read may miss a write another replica has not applied yet).",
+    )
+    qdrant_write_consistency_factor: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Qdrant cluster, set when the collection is created: replicas that must confirm a write "
+        "before it succeeds (at most RAG_QDRANT_REPLICATION_FACTOR). Unset: the server's default, 1.",
+    )
+    qdrant_shard_number: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Qdrant cluster, set when the collection is created: shards the chunks are split into. "
+        "Unset: the server's default (one per node).",
+    )
+    qdrant_replication_factor: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Qdrant cluster, set when the collection is created: copies of each shard on different "
+        "nodes; 2 or more keeps search and ingest working while a node is down. Unset: the server's "
+        "default, 1.",
+    )
+    qdrant_acorn: bool = Field(
+        default=True,
+        description="Qdrant server: search with ACORN when a filter (such as a reader's permissions) keeps "
+        "few chunks, so filtered HNSW search keeps its recall (needs Qdrant 1.16 or later).",
+    )
     collection: str = Field(
         default="private_rag",
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
@@ -370,6 +430,18 @@ class Settings(BaseSettings):
         # `RAG_AUDIT_LOG=` in a .env file means "off", not "the current folder".
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("qdrant_read_consistency", mode="before")
+    @classmethod
+    def _check_read_consistency(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip().lower()
+        if text in READ_CONSISTENCY_TYPES or (text.isdigit() and 1 <= int(text) <= 64):
+            return text
+        raise ValueError(
+            f"{value!r} is not a read consistency: use majority, quorum, all, or a number of replicas (1-64)"
+        )
+
     @field_validator("embedder")
     @classmethod
     def _check_embedder(cls, value: str) -> str:
@@ -399,6 +471,21 @@ class Settings(BaseSettings):
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("RAG_CHUNK_OVERLAP_TOKENS must be smaller than RAG_CHUNK_TOKENS")
         return self
+
+    @model_validator(mode="after")
+    def _check_write_consistency(self) -> Settings:
+        factor, copies = self.qdrant_write_consistency_factor, self.qdrant_replication_factor or 1
+        if factor is not None and factor > copies:
+            raise ValueError(
+                f"RAG_QDRANT_WRITE_CONSISTENCY_FACTOR ({factor}) cannot exceed RAG_QDRANT_REPLICATION_FACTOR "
+                f"({copies}): no write could ever be confirmed by more replicas than there are"
+            )
+        return self
+
+    @property
+    def qdrant_urls(self) -> list[str]:
+        """RAG_QDRANT_URL split at commas: the nodes of a cluster the store may send a request to."""
+        return [url.strip() for url in (self.qdrant_url or "").split(",") if url.strip()]
 
     @property
     def collection_dir(self) -> Path:

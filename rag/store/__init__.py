@@ -32,13 +32,27 @@ def open_store(settings: Settings, spec: StoreSpec | None) -> VectorStore:
 
     from qdrant_client import QdrantClient
 
-    from rag.store.server import ServerStore
+    from rag.store.server import ClusterOptions, ServerStore
+    from rag.store.server_retry import RetryPolicy
 
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     if settings.qdrant_url == ":memory:":
-        client = QdrantClient(":memory:")  # qdrant-client's in-process stand-in for a server (tests)
+        # qdrant-client's in-process stand-in for a server (tests); it ignores every cluster setting.
+        clients = [QdrantClient(":memory:")]
     else:
-        client = QdrantClient(
-            url=settings.qdrant_url, api_key=api_key, timeout=int(settings.request_timeout_s)
-        )
-    return ServerStore(client, settings.collection, settings.qdrant_url, settings.hnsw_ef).open(spec)
+        # One client per node of a cluster: a request goes to the next node when one is down.
+        timeout = max(1, round(settings.qdrant_timeout_s))
+        clients = [QdrantClient(url=url, api_key=api_key, timeout=timeout) for url in settings.qdrant_urls]
+    cluster = ClusterOptions(
+        shard_number=settings.qdrant_shard_number,
+        replication_factor=settings.qdrant_replication_factor,
+        write_consistency_factor=settings.qdrant_write_consistency_factor,
+        ordering=settings.qdrant_write_ordering,
+        read_consistency=settings.qdrant_read_consistency,
+        acorn=settings.qdrant_acorn,
+    )
+    retry = RetryPolicy(attempts=settings.qdrant_retries, max_delay_s=settings.qdrant_retry_max_s)
+    server = ServerStore(
+        clients, settings.collection, settings.qdrant_url, settings.hnsw_ef, cluster=cluster, retry=retry
+    )
+    return server.open(spec)

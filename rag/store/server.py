@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from qdrant_client import QdrantClient
 from qdrant_client import models as qm
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+from qdrant_client.http.exceptions import UnexpectedResponse
 
 from rag import sparse as bm25
-from rag.errors import ServiceUnavailableError, StoreError
+from rag.errors import StoreError
 from rag.store.base import (
     DEFAULT_HNSW_EF,
     DENSE,
@@ -23,66 +24,156 @@ from rag.store.base import (
     chunk_from_payload,
     chunk_payload,
 )
+from rag.store.server_retry import Node, RetryingCaller, RetryPolicy
 from rag.types import LEGACY_ANALYZER, Chunk, Hit, SearchFilters, StoreSpec
 
 _UPSERT_BATCH = 256
 _FACET_LIMIT = 1_000_000
+# Every read carries a match on the readers' access labels (rag.access): a tenant index keeps the chunks of
+# one label together on disk, so a small group's filtered search reads a few pages instead of the index.
+_TENANT_FIELD = "access"
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterOptions:
+    """How a Qdrant cluster keeps its copies (RAG_QDRANT_* settings). The server's defaults where None.
+
+    ``shard_number``, ``replication_factor`` and ``write_consistency_factor`` are fixed when the
+    collection is created; ``ordering`` applies to every write, ``read_consistency`` to every read.
+    """
+
+    shard_number: int | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
+    ordering: str = "medium"
+    read_consistency: str | None = None
+    acorn: bool = True
+
+    def __post_init__(self) -> None:
+        qm.WriteOrdering(self.ordering)  # raises ValueError naming the value
+        _read_consistency(self.read_consistency)
+
+    @property
+    def write_ordering(self) -> qm.WriteOrdering:
+        return qm.WriteOrdering(self.ordering)
+
+    @property
+    def consistency(self) -> qm.ReadConsistency | None:
+        return _read_consistency(self.read_consistency)
 
 
 class ServerStore:
-    """One Qdrant collection. The embedder spec lives in the collection's metadata."""
+    """One Qdrant collection on a server or cluster. The embedder spec lives in the collection's metadata.
+
+    Writes wait until applied (``wait=True``) with the configured ordering; a request that fails with
+    5xx, 429, a dropped connection or a timeout is repeated (on the next node given) within the retry
+    policy, then reported as ServiceUnavailableError; 4xx answers are StoreErrors at once.
+    """
 
     def __init__(
-        self, client: QdrantClient, collection: str, where: str, hnsw_ef: int = DEFAULT_HNSW_EF
+        self,
+        client: QdrantClient | Sequence[QdrantClient],
+        collection: str,
+        where: str,
+        hnsw_ef: int = DEFAULT_HNSW_EF,
+        *,
+        cluster: ClusterOptions | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._client = client
+        clients = [client] if isinstance(client, QdrantClient) else list(client)
+        urls = [url.strip() for url in where.split(",")]
+        if len(urls) != len(clients):
+            urls = [where] * len(clients)
+        self._call = RetryingCaller(
+            [Node(url, c) for url, c in zip(urls, clients, strict=True)], retry or RetryPolicy(), sleep
+        )
+        self._cluster = cluster or ClusterOptions()
         self._params = qm.SearchParams(hnsw_ef=hnsw_ef)
+        # ACORN only where a filter is: it changes nothing else, and older servers reject the field.
+        self._filtered_params = (
+            qm.SearchParams(hnsw_ef=hnsw_ef, acorn=qm.AcornSearchParams(enable=True))
+            if self._cluster.acorn
+            else self._params
+        )
         self._collection = collection
         self._where = where
         self.spec: StoreSpec | None = None
 
     def open(self, wanted: StoreSpec | None) -> ServerStore:
-        with _translate(self._where):
-            if self._client.collection_exists(self._collection):
-                metadata = self._client.get_collection(self._collection).config.metadata or {}
-                if "embedder" not in metadata:
-                    raise StoreError(
-                        f"The Qdrant collection {self._collection!r} at {self._where} was not created by "
-                        "private-rag: choose another RAG_COLLECTION."
-                    )
-                self.spec = StoreSpec(
-                    str(metadata["embedder"]),
-                    int(metadata["dimension"]),
-                    str(metadata.get("analyzer", LEGACY_ANALYZER)),
-                )
-                if wanted is not None:
-                    check_spec(self.spec, wanted, f"{self._where} (collection {self._collection})")
-                    self._index_payload_fields()
-            elif wanted is not None:
-                self._create(wanted)
+        name = self._collection
+        if self._call(lambda c: c.collection_exists(name)):
+            self._open_existing(wanted)
+        elif wanted is not None:
+            self._create(wanted)
         return self
 
-    def _create(self, spec: StoreSpec) -> None:
-        self._client.create_collection(
-            self._collection,
-            vectors_config={DENSE: qm.VectorParams(size=spec.dimension, distance=qm.Distance.COSINE)},
-            sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
-            metadata={
-                "embedder": spec.embedder,
-                "dimension": spec.dimension,
-                "analyzer": spec.analyzer,
-                "schema": 1,
-            },
+    def _open_existing(self, wanted: StoreSpec | None) -> None:
+        name = self._collection
+        metadata = self._call(lambda c: c.get_collection(name)).config.metadata or {}
+        if "embedder" not in metadata:
+            raise StoreError(
+                f"The Qdrant collection {name!r} at {self._where} was not created by "
+                "private-rag: choose another RAG_COLLECTION."
+            )
+        self.spec = StoreSpec(
+            str(metadata["embedder"]),
+            int(metadata["dimension"]),
+            str(metadata.get("analyzer", LEGACY_ANALYZER)),
         )
-        self._index_payload_fields()
-        self.spec = spec
+        if wanted is not None:
+            check_spec(self.spec, wanted, f"{self._where} (collection {name})")
+            self._index_payload_fields()
+
+    def _create(self, spec: StoreSpec) -> None:
+        name, cluster = self._collection, self._cluster
+
+        def create(client: QdrantClient) -> bool:
+            try:
+                return client.create_collection(
+                    name,
+                    vectors_config={DENSE: qm.VectorParams(size=spec.dimension, distance=qm.Distance.COSINE)},
+                    sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+                    shard_number=cluster.shard_number,
+                    replication_factor=cluster.replication_factor,
+                    write_consistency_factor=cluster.write_consistency_factor,
+                    metadata={
+                        "embedder": spec.embedder,
+                        "dimension": spec.dimension,
+                        "analyzer": spec.analyzer,
+                        "schema": 1,
+                    },
+                )
+            except UnexpectedResponse as exc:
+                if _already_exists(exc):
+                    return False
+                raise
+
+        if self._call(create):
+            self._index_payload_fields()
+            self.spec = spec
+        else:
+            # Another replica created it first (or our own attempt did before its answer was lost): open
+            # that one, which must have been made for the same embedder.
+            self._open_existing(spec)
 
     def _index_payload_fields(self) -> None:
-        """Index the fields we filter by; a collection from an older version gains the newer ones."""
-        indexed = set(self._client.get_collection(self._collection).payload_schema)
-        for name in INDEXED_FIELDS:
-            if name not in indexed:
-                self._client.create_payload_index(self._collection, name, qm.PayloadSchemaType.KEYWORD)
+        """Index the fields we filter by; a collection from an older version gains the newer ones.
+        Creating an index twice (two replicas starting at once) is harmless."""
+        name = self._collection
+        indexed = set(self._call(lambda c: c.get_collection(name)).payload_schema)
+        for field in INDEXED_FIELDS:
+            if field not in indexed:
+                schema: qm.PayloadSchemaType | qm.KeywordIndexParams = (
+                    qm.KeywordIndexParams(type=qm.KeywordIndexType.KEYWORD, is_tenant=True)
+                    if field == _TENANT_FIELD
+                    else qm.PayloadSchemaType.KEYWORD
+                )
+                self._create_index(field, schema)
+
+    def _create_index(self, field: str, schema: qm.PayloadSchemaType | qm.KeywordIndexParams) -> None:
+        name, ordering = self._collection, self._cluster.write_ordering
+        self._call(lambda c: c.create_payload_index(name, field, schema, wait=True, ordering=ordering))
 
     def upsert(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
         if len(chunks) != len(vectors):
@@ -98,43 +189,41 @@ class ServerStore:
             )
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
-        with _translate(self._where):
-            for start in range(0, len(points), _UPSERT_BATCH):
-                self._client.upsert(self._collection, points[start : start + _UPSERT_BATCH], wait=True)
+        # One batch per request, each retried alone: a batch that reached the server before its answer
+        # was lost is written again with the same ids, which changes nothing.
+        for start in range(0, len(points), _UPSERT_BATCH):
+            self._upsert_batch(points[start : start + _UPSERT_BATCH])
+
+    def _upsert_batch(self, batch: list[qm.PointStruct]) -> None:
+        name, ordering = self._collection, self._cluster.write_ordering
+        self._call(lambda c: c.upsert(name, batch, wait=True, ordering=ordering))
 
     def delete_points(self, chunk_ids: Sequence[str]) -> None:
         if chunk_ids and self.spec is not None:
-            with _translate(self._where):
-                self._client.delete(self._collection, qm.PointIdsList(points=list(chunk_ids)), wait=True)
+            self._delete(qm.PointIdsList(points=list(chunk_ids)))
 
     def delete_document(self, doc_id: str) -> None:
         if self.spec is not None:
-            with _translate(self._where):
-                self._client.delete(
-                    self._collection, qm.FilterSelector(filter=_doc_filter(doc_id)), wait=True
-                )
+            self._delete(qm.FilterSelector(filter=_doc_filter(doc_id)))
+
+    def _delete(self, selector: qm.PointIdsList | qm.FilterSelector) -> None:
+        name, ordering = self._collection, self._cluster.write_ordering
+        self._call(lambda c: c.delete(name, selector, wait=True, ordering=ordering))
 
     def set_source(self, doc_id: str, source: str, title: str) -> None:
-        with _translate(self._where):
-            self._client.set_payload(
-                self._collection,
-                {"source": source, "title": title},
-                points=qm.FilterSelector(filter=_doc_filter(doc_id)),
-                wait=True,
-            )
+        self._set_payload(doc_id, {"source": source, "title": title})
 
     def set_access(self, doc_id: str, access: Sequence[str]) -> None:
-        with _translate(self._where):
-            self._client.set_payload(
-                self._collection,
-                {"access": list(access)},
-                points=qm.FilterSelector(filter=_doc_filter(doc_id)),
-                wait=True,
-            )
+        self._set_payload(doc_id, {"access": list(access)})
+
+    def _set_payload(self, doc_id: str, payload: dict[str, Any]) -> None:
+        name, ordering = self._collection, self._cluster.write_ordering
+        selector = qm.FilterSelector(filter=_doc_filter(doc_id))
+        self._call(lambda c: c.set_payload(name, payload, points=selector, wait=True, ordering=ordering))
 
     def drop(self) -> None:
-        with _translate(self._where):
-            self._client.delete_collection(self._collection)
+        name = self._collection
+        self._call(lambda c: c.delete_collection(name))
         self.spec = None
 
     def optimize(self) -> None:
@@ -148,8 +237,9 @@ class ServerStore:
         sparse = _sparse(sparse_vector) if sparse_vector else None
         dense = list(request.dense) if request.dense is not None else None
         kwargs: dict[str, Any]
+        params = self._params if flt is None else self._filtered_params
         if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
-            kwargs = {"query": dense, "using": DENSE, "search_params": self._params}
+            kwargs = {"query": dense, "using": DENSE, "search_params": params}
         elif request.mode == "sparse":
             if sparse is None:
                 return []
@@ -162,47 +252,47 @@ class ServerStore:
                         using=DENSE,
                         limit=request.prefetch_limit,
                         filter=flt,
-                        params=self._params,
+                        params=params,
                     ),
                     qm.Prefetch(query=sparse, using=SPARSE, limit=request.prefetch_limit, filter=flt),
                 ],
                 "query": qm.RrfQuery(rrf=qm.Rrf(k=RRF_K)),
             }
-        with _translate(self._where):
-            result = self._client.query_points(
-                self._collection, query_filter=flt, limit=request.limit, with_payload=True, **kwargs
+        name, consistency, limit = self._collection, self._cluster.consistency, request.limit
+        result = self._call(
+            lambda c: c.query_points(
+                name, query_filter=flt, limit=limit, with_payload=True, consistency=consistency, **kwargs
             )
+        )
         return [Hit(chunk_from_payload(p.id, p.payload or {}), float(p.score)) for p in result.points]
 
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         if self.spec is None or not chunk_ids:
             return []
-        with _translate(self._where):
-            records = self._client.retrieve(self._collection, ids=list(chunk_ids), with_payload=True)
+        name, ids, consistency = self._collection, list(chunk_ids), self._cluster.consistency
+        records = self._call(lambda c: c.retrieve(name, ids=ids, with_payload=True, consistency=consistency))
         found = {str(r.id): chunk_from_payload(r.id, r.payload or {}) for r in records}
         return [found[i] for i in chunk_ids if i in found]
 
     def count(self, filters: SearchFilters | None = None) -> int:
         if self.spec is None:
             return 0
-        with _translate(self._where):
-            return int(self._client.count(self._collection, count_filter=_filter(filters), exact=True).count)
+        name, flt = self._collection, _filter(filters)
+        return int(self._call(lambda c: c.count(name, count_filter=flt, exact=True)).count)
 
     def chunk_counts(self, filters: SearchFilters | None = None) -> dict[str, int]:
         if self.spec is None:
             return {}
-        with _translate(self._where):
-            facet = self._client.facet(
-                self._collection,
-                key="doc_id",
-                facet_filter=_filter(filters),
-                limit=_FACET_LIMIT,
-                exact=True,
+        name, flt, consistency = self._collection, _filter(filters), self._cluster.consistency
+        facet = self._call(
+            lambda c: c.facet(
+                name, key="doc_id", facet_filter=flt, limit=_FACET_LIMIT, exact=True, consistency=consistency
             )
+        )
         return {str(hit.value): int(hit.count) for hit in facet.hits if hit.count > 0}
 
     def close(self) -> None:
-        self._client.close()
+        self._call.close()
 
 
 def _sparse(vector: bm25.SparseVector) -> qm.SparseVector:
@@ -222,21 +312,19 @@ def _doc_filter(doc_id: str) -> qm.Filter:
     return qm.Filter(must=[qm.FieldCondition(key="doc_id", match=qm.MatchValue(value=doc_id))])
 
 
-@contextmanager
-def _translate(where: str) -> Iterator[None]:
-    """Map qdrant-client's transport and HTTP errors to ours, naming the server."""
+def _already_exists(exc: UnexpectedResponse) -> bool:
+    # Qdrant answers 409 (older versions 400 "Wrong input") to creating a collection that exists.
+    return exc.status_code in (400, 409) and b"already exists" in exc.content
+
+
+def _read_consistency(value: str | None) -> qm.ReadConsistency | None:
+    if value is None:
+        return None
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
     try:
-        yield
-    except StoreError:
-        raise
-    except UnexpectedResponse as exc:
-        raise StoreError(f"The Qdrant server at {where} refused the request: {exc}") from exc
-    except (ResponseHandlingException, ConnectionError) as exc:
-        raise ServiceUnavailableError(
-            f"The Qdrant server at {where} is not reachable ({exc}): start it, or unset RAG_QDRANT_URL "
-            "to use the embedded store."
-        ) from exc
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ServiceUnavailableError(f"The Qdrant server at {where} is not reachable ({exc}).") from exc
+        return qm.ReadConsistencyType(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a read consistency: use majority, quorum, all, or a number of replicas"
+        ) from None
