@@ -408,6 +408,34 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(
         default=120.0, gt=0, description="Timeout for calls to Ollama and other model servers."
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL for more than one process: the ingest ledger and the ingest queue that "
+        "`rag worker` processes take jobs from, e.g. postgresql://rag:secret@db:5432/rag (needs the "
+        "`scale` extra). Unset: the ledger is a SQLite file in RAG_DATA_DIR and ingest runs in one process.",
+    )
+    scan_interval_s: float = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="`rag worker` with RAG_WATCH_DIR: queue what changed in that folder this often (new, "
+        "changed and deleted files; one scan at a time across all workers). 0: only `rag scan` queues.",
+    )
+    job_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Attempts of an ingest job while the embedder or the store is down, waiting 2, 4, 8 "
+        "... seconds (at most 5 minutes) in between; then the file waits for the next scan. A file that "
+        "cannot be read is recorded as failed at once, not retried.",
+    )
+    worker_stalled_after_s: float = Field(
+        default=30,
+        ge=3,
+        le=3600,
+        description="A `rag worker` whose heartbeat (sent every third of this) stops for this long is "
+        "taken for dead, and its job is queued again for another worker.",
+    )
 
     @field_validator("ollama_host")
     @classmethod
