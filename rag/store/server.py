@@ -24,6 +24,7 @@ from rag.store.base import (
     chunk_from_payload,
     chunk_payload,
 )
+from rag.store.filtered_search import DenseMethod, DensePlan, plan_dense_search
 from rag.store.server_retry import Node, RetryingCaller, RetryPolicy
 from rag.types import LEGACY_ANALYZER, Chunk, Hit, SearchFilters, StoreSpec
 
@@ -89,13 +90,7 @@ class ServerStore:
             [Node(url, c) for url, c in zip(urls, clients, strict=True)], retry or RetryPolicy(), sleep
         )
         self._cluster = cluster or ClusterOptions()
-        self._params = qm.SearchParams(hnsw_ef=hnsw_ef)
-        # ACORN only where a filter is: it changes nothing else, and older servers reject the field.
-        self._filtered_params = (
-            qm.SearchParams(hnsw_ef=hnsw_ef, acorn=qm.AcornSearchParams(enable=True))
-            if self._cluster.acorn
-            else self._params
-        )
+        self._hnsw_ef = hnsw_ef
         self._collection = collection
         self._where = where
         self.spec: StoreSpec | None = None
@@ -237,7 +232,7 @@ class ServerStore:
         sparse = _sparse(sparse_vector) if sparse_vector else None
         dense = list(request.dense) if request.dense is not None else None
         kwargs: dict[str, Any]
-        params = self._params if flt is None else self._filtered_params
+        params = self._dense_params(flt) if request.mode != "sparse" else None
         if request.mode == "dense" or (request.mode == "hybrid" and sparse is None):
             kwargs = {"query": dense, "using": DENSE, "search_params": params}
         elif request.mode == "sparse":
@@ -266,6 +261,16 @@ class ServerStore:
         )
         return [Hit(chunk_from_payload(p.id, p.payload or {}), float(p.score)) for p in result.points]
 
+    def _dense_params(self, flt: qm.Filter | None) -> qm.SearchParams:
+        """Plain HNSW unless a filter strands it (rag/store/filtered_search.py), decided from the server's
+        estimates from the payload index, as the embedded store does."""
+        if flt is None:
+            return _search_params(plan_dense_search(None, 0, self._hnsw_ef), self._cluster.acorn)
+        name = self._collection
+        matching = int(self._call(lambda c: c.count(name, count_filter=flt, exact=False)).count)
+        total = int(self._call(lambda c: c.count(name, exact=False)).count)
+        return _search_params(plan_dense_search(matching, total, self._hnsw_ef), self._cluster.acorn)
+
     def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
         if self.spec is None or not chunk_ids:
             return []
@@ -293,6 +298,17 @@ class ServerStore:
 
     def close(self) -> None:
         self._call.close()
+
+
+def _search_params(plan: DensePlan, acorn: bool) -> qm.SearchParams:
+    if plan.method is DenseMethod.EXACT:
+        return qm.SearchParams(exact=True)
+    if plan.method is DenseMethod.ACORN and acorn:
+        # max_selectivity 1.0: the store has decided; the server's own cut-off (0.4) must not undo it.
+        return qm.SearchParams(
+            hnsw_ef=plan.hnsw_ef, acorn=qm.AcornSearchParams(enable=True, max_selectivity=1.0)
+        )
+    return qm.SearchParams(hnsw_ef=plan.hnsw_ef)
 
 
 def _sparse(vector: bm25.SparseVector) -> qm.SparseVector:
