@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
 from typing import Any
@@ -24,6 +25,16 @@ from rag.generation import Message
 from rag.types import SearchFilters
 
 _PAGE = 1000  # GET /v1/documents' largest page
+# Behind a load balancer (deploy/haproxy.cfg) a request can meet a replica that was just killed or is
+# stopping: the balancer answers 502/503, or the connection drops before an answer. Every request this
+# client sends only reads (searches, document pages, and answers, which change nothing in the knowledge
+# base), so it is sent once more after this pause, by when the balancer has taken that replica out.
+# Only once: a server that is really down still says so within a second.
+RETRY_DELAY_S = 0.5
+_RETRY_STATUSES = frozenset({502, 503})
+# Refused, or dropped before an answer came. Not a read timeout: the server may still be working on
+# it, and asking again would double its load. A connect timeout never reached it.
+_RETRY_ERRORS = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ConnectTimeout)
 
 
 class ServerError(RagError):
@@ -41,6 +52,7 @@ class ServerClient:
         self.info = info
         keys = settings.api_key_list()
         self._has_key = bool(keys)
+        self.retried = 0  # requests sent a second time (a replica went away under them)
         headers = {"Authorization": f"Bearer {keys[0]}"} if keys else {}
         if as_user:
             headers["X-Act-As-User"] = as_user  # `--as USER`: the server narrows our admin key to USER
@@ -89,7 +101,7 @@ class ServerClient:
         fallback_to_passages: bool = False,
     ) -> Iterator[AnswerEvent]:
         body = _question(question, history, filters, fallback_to_passages, stream=True)
-        with self._transport_errors(), self._http.stream("POST", "/v1/query", json=body) as response:
+        with self._transport_errors(), contextlib.closing(self._open_stream(body)) as response:
             if not response.is_success:
                 response.read()
                 self._raise_for(response)
@@ -123,10 +135,37 @@ class ServerClient:
                 return rows
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One read, sent once more if the first try met a replica going away (see RETRY_DELAY_S)."""
         with self._transport_errors():
-            response = self._http.request(method, path, **kwargs)
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except _RETRY_ERRORS:
+                response = None
+            if response is None or response.status_code in _RETRY_STATUSES:
+                self._pause_before_retry()
+                response = self._http.request(method, path, **kwargs)
         self._raise_for(response)
         return response
+
+    def _open_stream(self, body: dict[str, Any]) -> httpx.Response:
+        """The streamed answer's response, retried like _call only until its status line arrives: once
+        tokens have been printed, asking again would print the answer twice."""
+        try:
+            response: httpx.Response | None = self._http.send(
+                self._http.build_request("POST", "/v1/query", json=body), stream=True
+            )
+        except _RETRY_ERRORS:
+            response = None
+        if response is not None and response.status_code not in _RETRY_STATUSES:
+            return response
+        if response is not None:
+            response.close()
+        self._pause_before_retry()
+        return self._http.send(self._http.build_request("POST", "/v1/query", json=body), stream=True)
+
+    def _pause_before_retry(self) -> None:
+        self.retried += 1
+        time.sleep(RETRY_DELAY_S)
 
     @contextlib.contextmanager
     def _transport_errors(self) -> Iterator[None]:

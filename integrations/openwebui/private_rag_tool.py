@@ -6,6 +6,7 @@ description: Search your private-rag knowledge base and get answers citing your 
 requirements:
 """
 
+import asyncio
 import json
 import os
 import time
@@ -29,6 +30,13 @@ USER_JWT_HEADER = "X-OpenWebUI-User-Jwt"
 OPENWEBUI_SECRET_ENV = "FORWARD_USER_INFO_HEADER_JWT_SECRET"
 # A token is minted per request, so it only has to outlive that request; Open WebUI's default too.
 USER_JWT_TTL_S = 300
+# Behind a load balancer (deploy/haproxy.cfg) a request can meet a replica that was just killed or is
+# stopping: the balancer answers 502/503, or the connection drops. Both tool calls only read (a search,
+# and an answer, which changes nothing in the knowledge base), so each is sent once more after this
+# pause, by when the balancer has taken that replica out. Never more than once: a real outage still
+# shows its message within a second.
+RETRY_DELAY_S = 0.5
+RETRY_STATUSES = frozenset({502, 503})
 
 
 class ToolError(Exception):
@@ -77,6 +85,27 @@ def user_token(user: dict[str, Any] | None, secret: str, now: int | None = None)
         "exp": issued + USER_JWT_TTL_S,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# A connection refused, or dropped before an answer came. Not a read timeout: the replica may still be
+# working on it, and asking again would double its load. A connect timeout never reached one.
+RETRY_ERRORS = (httpx.NetworkError, httpx.RemoteProtocolError, httpx.ConnectTimeout)
+
+
+async def _post_with_one_retry(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    """POST a read (search or answer); sent again once, after RETRY_DELAY_S, on a dropped connection or
+    a 502/503, so a replica going away behind the load balancer is not the user's problem."""
+    try:
+        response = await client.post(url, json=body, headers=headers)
+    except RETRY_ERRORS:
+        pass
+    else:
+        if response.status_code not in RETRY_STATUSES:
+            return response
+    await asyncio.sleep(RETRY_DELAY_S)
+    return await client.post(url, json=body, headers=headers)
 
 
 class Tools:
@@ -207,7 +236,7 @@ class Tools:
             headers[USER_JWT_HEADER] = token
         try:
             async with httpx.AsyncClient(timeout=self.valves.timeout_s) as client:
-                response = await client.post(url, json=body, headers=headers)
+                response = await _post_with_one_retry(client, url, body, headers)
         except httpx.TimeoutException:
             raise ToolError(
                 f"{_NAME} did not answer within {self.valves.timeout_s:g} s at {base}; try again later."
