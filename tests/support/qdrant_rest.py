@@ -153,8 +153,6 @@ class QdrantRestServer:
 
     def _answer(self, request: Recorded) -> tuple[int, Any]:
         """(HTTP status, result) from local mode for one Qdrant REST request."""
-        if (request.method, request.path) == ("GET", "/"):
-            return 200, {"title": "qdrant - vector search engine", "version": SERVER_VERSION}
         found = _COLLECTION.match(request.path)
         if found is None:
             return 404, f"Not found: {request.path}"
@@ -250,6 +248,11 @@ def _handler_for(server: QdrantRestServer) -> type[BaseHTTPRequestHandler]:
                 self.command, parts.path, dict(parse_qsl(parts.query)), json.loads(raw) if raw else None
             )
             fault = server._take_fault(request)
+            if fault is None and (request.method, request.path) == ("GET", "/"):
+                # The one answer without the envelope: qdrant-client reads the version from it.
+                root = {"title": "qdrant - vector search engine", "version": SERVER_VERSION}
+                self._send(200, json.dumps(root).encode(), "application/json")
+                return
             if fault is not None and fault.kind == "drop":
                 self.close_connection = True
                 self.connection.shutdown(2)  # no status line: the client sees the connection end
