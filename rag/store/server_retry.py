@@ -122,13 +122,19 @@ def translate(exc: BaseException, where: str) -> RagError | None:
         source = exc.source
         if isinstance(source, httpx.TransportError | OSError):
             return _unreachable(where, source)
-        return StoreError(
-            f"The server at {where} answered with something that is not a Qdrant response ({source}): "
-            "check that RAG_QDRANT_URL points at Qdrant's REST port (6333)."
-        )
+        return _not_qdrant(where, source)
+    if isinstance(exc, json.JSONDecodeError):  # a web page where Qdrant's JSON was expected
+        return _not_qdrant(where, exc)
     if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
         return _unreachable(where, exc)
     return None
+
+
+def _not_qdrant(where: str, exc: BaseException) -> StoreError:
+    return StoreError(
+        f"The server at {where} answered with something that is not a Qdrant response ({exc}): "
+        "check that RAG_QDRANT_URL points at Qdrant's REST port (6333)."
+    )
 
 
 def _unreachable(where: str, exc: BaseException) -> ServiceUnavailableError:

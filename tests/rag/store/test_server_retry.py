@@ -209,3 +209,18 @@ def test_the_retries_reach_a_permission_filtered_search(server: QdrantRestServer
     assert json.dumps(query["filter"]) == json.dumps(
         {"must": [{"key": "access", "match": {"any": ["group:hr"]}}]}
     )
+
+
+def test_something_other_than_qdrant_answering_is_a_store_error_naming_the_port(
+    server: QdrantRestServer,
+) -> None:
+    waits = Waits()
+    page = Fault("status", 200, b"<html><body>Welcome</body></html>", "text/html")
+    server.fail_next(page)
+
+    with pytest.raises(StoreError) as raised:
+        _store([server.url], waits).open(SPEC)
+
+    assert not isinstance(raised.value, ServiceUnavailableError)
+    assert "not a Qdrant response" in raised.value.message and "6333" in raised.value.message
+    assert waits == []
