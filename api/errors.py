@@ -36,6 +36,8 @@ STATUS_BY_ERROR: list[tuple[type[e.RagError], int]] = [
     (e.RagError, 500),
 ]
 
+SERVICE_UNAVAILABLE_RETRY_AFTER_S = 5
+
 
 def status_for(error: e.RagError) -> int:
     return next(status for cls, status in STATUS_BY_ERROR if isinstance(error, cls))
@@ -49,6 +51,10 @@ def error_response(error: e.RagError) -> JSONResponse:
     headers = {}
     if isinstance(error, e.TooBusyError):
         headers["Retry-After"] = str(error.retry_after_s)
+    elif isinstance(error, e.ServiceUnavailableError):
+        # A dependency is down or failing over (a Qdrant node, Ollama): the store has already retried
+        # with backoff, so a client (or haproxy's health check) should wait a few seconds, not hammer.
+        headers["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER_S)
     elif isinstance(error, e.AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(error_body(error.code, error.message), status_code=status_for(error), headers=headers)
