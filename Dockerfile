@@ -27,7 +27,9 @@ COPY pyproject.toml README.md ./
 COPY rag ./rag
 COPY ingest ./ingest
 COPY api ./api
-RUN pip install . \
+# The scale extra (psycopg, procrastinate; a few MB) is always in: the same image serves one box and
+# docker-compose.scale.yml's replicas, workers and scanner (RAG_DATABASE_URL).
+RUN pip install ".[scale]" \
     && if [ -n "$TORCH_INDEX_URL" ]; then \
          pip install --index-url "$TORCH_INDEX_URL" "torch==2.13.0" && pip install ".[offline]"; \
        fi

@@ -453,7 +453,7 @@ class Settings(BaseSettings):
             rest = f"{host}:11434" + (f"/{path}" if path else "")
         return f"{scheme}://{rest}"
 
-    @field_validator("audit_log", "ldap_url", mode="before")
+    @field_validator("audit_log", "ldap_url", "database_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `RAG_AUDIT_LOG=` in a .env file means "off", not "the current folder".

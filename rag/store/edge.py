@@ -163,6 +163,14 @@ class EdgeStore:
         if self._shard is not None:
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(_doc_filter(doc_id)))
 
+    def delete_stale_chunks(self, doc_id: str, keep: Sequence[str]) -> None:
+        if self._shard is not None:
+            stale = qe.Filter(
+                must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))],
+                must_not=[qe.HasIdCondition(set(keep))],
+            )
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(stale))
+
     def set_source(self, doc_id: str, source: str, title: str) -> None:
         self._require().update(
             qe.UpdateOperation.set_payload_by_filter(_doc_filter(doc_id), {"source": source, "title": title})
