@@ -1,47 +1,37 @@
 """The ingest ledger: which file has which content hash and which chunk ids, plus per-file failures.
 
-SQLite in the knowledge base's folder. The store is written first and the ledger last, so after a crash
-the ledger may lag behind the store but never claims chunks that are not there: the next sync redoes the
-file (deterministic ids make that idempotent) and deletes whatever the old record listed.
+One interface, two implementations: SQLite in the knowledge base's folder (one box, the default;
+ingest/ledger_sqlite.py) and PostgreSQL when RAG_DATABASE_URL is set (API replicas and ingest workers on
+several boxes sharing one ledger; ingest/ledger_postgres.py). tests/ingest/test_ledger_contract.py holds
+both to the same behaviour.
+
+The store is written first and the ledger last, so after a crash the ledger may lag behind the store but
+never claims chunks that are not there: the next sync redoes the file (deterministic ids make that
+idempotent) and deletes every chunk of the document that the new record does not list.
+
+Every record carries a **generation**, raised by each :meth:`Ledger.put`. A writer that read a document
+at generation g writes with ``expected_generation=g`` and wins only if nobody wrote it since: otherwise
+the ledger raises StaleWriteError and keeps the newer record, so a stale worker (one whose job was
+presumed dead and redone) cannot overwrite a newer result.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from rag.disk import disk_full_error, is_disk_full
+from rag.errors import ConfigError, StaleWriteError
 from rag.types import DocumentRecord
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id      TEXT PRIMARY KEY,
-    source      TEXT NOT NULL UNIQUE,
-    sha256      TEXT NOT NULL,
-    size        INTEGER NOT NULL,
-    mtime_ns    INTEGER NOT NULL,
-    chunk_ids   TEXT NOT NULL,
-    ingested_at TEXT NOT NULL,
-    title       TEXT NOT NULL DEFAULT '',
-    file_type   TEXT NOT NULL DEFAULT '',
-    pipeline    TEXT NOT NULL DEFAULT '',
-    access      TEXT NOT NULL DEFAULT '[]',
-    access_override TEXT
-);
-CREATE INDEX IF NOT EXISTS documents_sha256 ON documents (sha256);
-CREATE TABLE IF NOT EXISTS failures (
-    source    TEXT PRIMARY KEY,
-    sha256    TEXT NOT NULL,
-    error     TEXT NOT NULL,
-    failed_at TEXT NOT NULL
-);
-"""
+if TYPE_CHECKING:
+    from rag.config import Settings
+
+__all__ = ["PAGE_SIZE", "Failure", "Ledger", "StaleWriteError", "children_range", "now_iso", "open_ledger"]
+
+# Records per query when walking the ledger: a page costs one round trip, and 5M rows never sit in memory.
+PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,154 +46,126 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Ledger:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
-        # One connection shared by the API's threads, serialised by a lock; SQLite itself is the
-        # crash-safe part (WAL journal, each write one transaction).
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        self._migrate()
-        self._lock = threading.Lock()
+def children_range(root: str) -> tuple[str, str]:
+    """The half-open range [low, high) of sources strictly below the folder ``root``, by whole path
+    components: "/a/docs" covers "/a/docs/x" but not "/a/docs-old/x" nor "/a/docsx". In byte (code
+    point) order every "root/..." sorts between "root/" and "root0" ('0' follows '/'), so an index on the
+    source serves it as one range scan, and no character in a path (%, _, \\) needs escaping."""
+    base = root.rstrip("/")
+    return base + "/", base + "0"
 
-    def _migrate(self) -> None:
-        """Bring a ledger written by an older version up to date in place; nothing is dropped."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
-        if "pipeline" not in columns:
-            self._db.execute("ALTER TABLE documents ADD COLUMN pipeline TEXT NOT NULL DEFAULT ''")
-        if "access" not in columns:
-            # Empty labels: the next start re-labels every document from the access rules.
-            self._db.execute("ALTER TABLE documents ADD COLUMN access TEXT NOT NULL DEFAULT '[]'")
-            self._db.execute("ALTER TABLE documents ADD COLUMN access_override TEXT")
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error) and is_disk_full(exc):
-                    raise disk_full_error(self._path) from exc
-                raise
+class Ledger(Protocol):
+    """What ingest knows about each document. Sources sort by code point (byte order), the same in both
+    implementations. Methods are safe to call from several threads."""
 
-    # -- documents -----------------------------------------------------------------------------------
+    def get(self, doc_id: str) -> DocumentRecord | None: ...
 
-    def get(self, doc_id: str) -> DocumentRecord | None:
-        return self._one(f"SELECT {_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
-
-    def by_source(self, source: str) -> DocumentRecord | None:
-        return self._one(f"SELECT {_COLUMNS} FROM documents WHERE source = ?", (source,))
+    def by_source(self, source: str) -> DocumentRecord | None: ...
 
     def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM documents ORDER BY source LIMIT ? OFFSET ?", (limit or -1, offset)
-            ).fetchall()
-        return [_record(row) for row in rows]
+        """One page of documents by source (the API's listing); walk everything with :meth:`pages`."""
+        ...
 
-    def count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+    def pages(self, under: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[list[DocumentRecord]]:
+        """Every document (or those at or below the path ``under``, by whole path components) in pages of
+        ``page_size``, by source. Each page is its own query continuing after the last source seen, so
+        the caller may write to the ledger between pages (relabel, remove) and nothing is held open."""
+        ...
 
-    def put(self, record: DocumentRecord) -> None:
-        with self._tx() as db:
-            db.execute(
-                "DELETE FROM documents WHERE source = ? AND doc_id != ?", (record.source, record.doc_id)
-            )
-            db.execute(
-                f"INSERT OR REPLACE INTO documents ({_COLUMNS}) VALUES ({', '.join('?' * 12)})",
-                (
-                    record.doc_id,
-                    record.source,
-                    record.sha256,
-                    record.size,
-                    record.mtime_ns,
-                    json.dumps(record.chunk_ids),
-                    record.ingested_at or now_iso(),
-                    record.title,
-                    record.file_type,
-                    record.pipeline,
-                    json.dumps(record.access),
-                    None if record.access_override is None else json.dumps(record.access_override),
-                ),
-            )
-            db.execute("DELETE FROM failures WHERE source = ?", (record.source,))
+    def count(self) -> int: ...
+
+    def put(self, record: DocumentRecord, expected_generation: int | None = None) -> int:
+        """Write ``record`` (replacing whatever other record held its source: a rename) and clear its
+        source's failure; returns the record's new generation, also set on ``record``.
+
+        ``expected_generation``: write only if the document is still at that generation (0: it is not in
+        the ledger and no other document holds its source); otherwise raise StaleWriteError and change
+        nothing. None: write whatever is there (a relabel, a move)."""
+        ...
 
     def touch(self, doc_id: str, size: int, mtime_ns: int) -> None:
-        """Remember a new mtime for unchanged content, so the next sync need not hash the file again."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE documents SET size = ?, mtime_ns = ? WHERE doc_id = ?", (size, mtime_ns, doc_id)
-            )
+        """Remember a new mtime for unchanged content, so the next sync need not hash the file again.
+        Leaves the generation alone: the content and chunks did not change."""
+        ...
 
     def set_access(self, doc_id: str, access: list[str]) -> None:
         """Remember the labels a document's chunks now carry (written to the store first)."""
-        with self._tx() as db:
-            db.execute("UPDATE documents SET access = ? WHERE doc_id = ?", (json.dumps(access), doc_id))
+        ...
 
-    def remove(self, doc_id: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+    def remove(self, doc_id: str) -> None: ...
 
-    def clear(self) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM documents")
-            db.execute("DELETE FROM failures")
+    def clear(self) -> None: ...
 
-    # -- failures ------------------------------------------------------------------------------------
+    def record_failure(self, source: str, sha256: str, error: str) -> None: ...
 
-    def record_failure(self, source: str, sha256: str, error: str) -> None:
-        with self._tx() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, sha256, error, now_iso())
-            )
+    def clear_failure(self, source: str) -> None: ...
 
-    def clear_failure(self, source: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM failures WHERE source = ?", (source,))
+    def failures(self) -> list[Failure]: ...
 
-    def failures(self) -> list[Failure]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM failures ORDER BY source").fetchall()
-        return [Failure(*row) for row in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    def _one(self, sql: str, args: tuple[object, ...]) -> DocumentRecord | None:
-        with self._lock:
-            row = self._db.execute(sql, args).fetchone()
-        return _record(row) if row else None
+    def close(self) -> None: ...
 
 
-_COLUMNS = (
-    "doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline, access, "
-    "access_override"
-)
+PageQuery = Callable[[str, bool, "str | None", int], list[DocumentRecord]]
 
 
-def _record(row: tuple[object, ...]) -> DocumentRecord:
-    doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline = row[:10]
-    access, override = row[10:]
-    return DocumentRecord(
-        doc_id=str(doc_id),
-        source=str(source),
-        sha256=str(sha256),
-        size=int(str(size)),
-        mtime_ns=int(str(mtime_ns)),
-        chunk_ids=list(json.loads(str(chunk_ids))),
-        ingested_at=str(ingested_at),
-        title=str(title),
-        file_type=str(file_type),
-        pipeline=str(pipeline),
-        access=list(json.loads(str(access))),
-        access_override=None if override is None else list(json.loads(str(override))),
-    )
+def keyset_pages(
+    page: PageQuery,
+    by_source: Callable[[str], DocumentRecord | None],
+    under: str | None,
+    page_size: int,
+) -> Iterator[list[DocumentRecord]]:
+    """The paging both implementations share. ``page(low, inclusive, high, limit)`` returns up to
+    ``limit`` records by source from ``low`` (included or not) to ``high`` (excluded; None: no end).
+    Each page continues after the last source of the one before (never OFFSET, which rereads the rows
+    it skips), so walking 5M rows costs 5M index steps, and writes between pages do not shift it."""
+    if under is None:
+        low, high = "", None
+    else:
+        own = by_source(under)  # the path itself: a file (a folder has no record of its own)
+        if own is not None:
+            yield [own]
+        low, high = children_range(under)
+    inclusive = True
+    while True:
+        records = page(low, inclusive, high, page_size)
+        if records:
+            yield records
+        if len(records) < page_size:
+            return
+        low, inclusive = records[-1].source, False
+
+
+def documents_under(ledger: Ledger, under: str | None = None) -> Iterator[DocumentRecord]:
+    """Every document (at or below ``under``) one at a time, a page in memory at most."""
+    for page in ledger.pages(under):
+        yield from page
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """PostgreSQL when RAG_DATABASE_URL is set (shared by every process of the knowledge base), else the
+    SQLite file in the knowledge base's folder."""
+    if settings.database_url is not None:
+        try:
+            from ingest.ledger_postgres import PostgresLedger
+        except ImportError as exc:
+            raise ConfigError(
+                "RAG_DATABASE_URL is set but the PostgreSQL driver is not installed: "
+                "pip install 'private-rag[postgres]' (or unset RAG_DATABASE_URL for the SQLite ledger)."
+            ) from exc
+        return PostgresLedger(settings.database_url.get_secret_value(), knowledge_base=settings.collection)
+    from ingest.ledger_sqlite import SqliteLedger
+
+    return SqliteLedger(settings.ledger_path)
+
+
+def check_generation(doc_id: str, expected: int | None, current: int, other_holder: str | None) -> None:
+    """The compare-and-set rule both implementations apply inside their write transaction: ``current``
+    is the document's generation (0: absent), ``other_holder`` another document holding its source."""
+    if expected is None:
+        return
+    if current != expected or (expected == 0 and other_holder is not None):
+        raise StaleWriteError(
+            f"Document {doc_id} changed while it was being ingested (generation {current}, this write "
+            f"read {expected}): the newer result is kept and this one discarded."
+        )

@@ -3,13 +3,14 @@ remove deleted ones. The CLI, the API upload and the watcher all ingest through 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 from ingest.access_rules import AccessDecision, AccessPolicy
 from ingest.chunk import ChunkingPolicy, chunk_document
 from ingest.discover import walk
-from ingest.ledger import Ledger, now_iso
+from ingest.ledger import documents_under, now_iso, open_ledger
 from ingest.ocr import OcrOptions
 from ingest.parse import PIPELINE_VERSION, ParsedDocument, title_from_name
 from ingest.sandbox import ParsePool
@@ -30,6 +31,7 @@ from rag.errors import (
     InputError,
     NotFoundError,
     ServiceUnavailableError,
+    StaleWriteError,
     StoreError,
 )
 from rag.knowledge_base import KnowledgeBase
@@ -99,7 +101,7 @@ class IngestService:
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
-        self.ledger = Ledger(kb.settings.ledger_path)
+        self.ledger = open_ledger(kb.settings)
         s = kb.settings
         self._parsers = ParsePool.shared(
             s.file_timeout_s, s.max_parse_memory_mb, s.ingest_workers, OcrOptions.of(s)
@@ -205,32 +207,70 @@ class IngestService:
         return Prepared(work, parsed.title, parsed.file_type, chunks)
 
     def commit(self, prepared: Prepared, vectors: Sequence[Sequence[float]]) -> Outcome:
-        """Write one file's embedded chunks: new chunks first, old ones after, the ledger last."""
+        """Write one file's embedded chunks: the new chunks, then every other chunk of the document
+        deleted, the ledger last, as a compare-and-set on the generation :meth:`check` read.
+
+        Raises StaleWriteError when another writer (a worker whose job was presumed dead and redone)
+        wrote the document since: its newer record stands, and this attempt's chunks it does not list
+        are removed again."""
         work, chunks = prepared.work, prepared.chunks
         store = self.kb.store
         # New chunks first, old ones after: a crash in between leaves extra chunks, never a hole.
         store.upsert(chunks, vectors)
         new_ids = [chunk.chunk_id for chunk in chunks]
-        if work.record:
-            keep = set(new_ids)
-            store.delete_points([cid for cid in work.record.chunk_ids if cid not in keep])
-        self.ledger.put(
-            DocumentRecord(
-                doc_id=work.doc_id,
-                source=work.source,
-                sha256=work.sha256,
-                size=work.size,
-                mtime_ns=work.mtime_ns,
-                chunk_ids=new_ids,
-                ingested_at=now_iso(),
-                title=prepared.title,
-                file_type=prepared.file_type,
-                pipeline=work.pipeline,
-                access=work.access,
-                access_override=work.access_override,
-            )
+        expected = work.record.generation if work.record else 0
+        if not self._still_at(work, expected):
+            self._lose(work, new_ids, deleted_others=False)
+        # By filter, not by the old record's list: chunks of an attempt that crashed after its upsert are
+        # listed nowhere, and must not survive this one.
+        store.delete_stale_chunks(work.doc_id, new_ids)
+        record = DocumentRecord(
+            doc_id=work.doc_id,
+            source=work.source,
+            sha256=work.sha256,
+            size=work.size,
+            mtime_ns=work.mtime_ns,
+            chunk_ids=new_ids,
+            ingested_at=now_iso(),
+            title=prepared.title,
+            file_type=prepared.file_type,
+            pipeline=work.pipeline,
+            access=work.access,
+            access_override=work.access_override,
         )
+        try:
+            self.ledger.put(record, expected_generation=expected)
+        except StaleWriteError:
+            self._lose(work, new_ids, deleted_others=True)
         return Outcome.UPDATED if work.record else Outcome.ADDED
+
+    def _still_at(self, work: Work, generation: int) -> bool:
+        """Is the ledger's record of ``work``'s file still the one :meth:`check` read? (A cheap look
+        before deleting anything; the ledger's compare-and-set decides.)"""
+        holder = self.ledger.by_source(work.source)
+        if holder is None:
+            return generation == 0 and self.ledger.get(work.doc_id) is None
+        return holder.doc_id == work.doc_id and holder.generation == generation
+
+    def _lose(self, work: Work, new_ids: list[str], deleted_others: bool) -> None:
+        """A newer write of the document won: take back this attempt's chunks the winner does not list,
+        and raise StaleWriteError. ``deleted_others``: this attempt already deleted the document's other
+        chunks, possibly the winner's (both wrote at the same moment); then, if the winner's record now
+        lists chunks that are gone, it is marked for the next sync to redo instead of claiming a hole."""
+        winner = self.ledger.get(work.doc_id)
+        keep = set(winner.chunk_ids) if winner else set()
+        self.kb.store.delete_points([cid for cid in new_ids if cid not in keep])
+        if deleted_others and winner is not None:
+            present = {chunk.chunk_id for chunk in self.kb.store.get(winner.chunk_ids)}
+            if not keep <= present:
+                winner.pipeline = ""  # no current pipeline made it: check() re-ingests it
+                with contextlib.suppress(StaleWriteError):  # newer still: that writer's record stands
+                    self.ledger.put(winner, expected_generation=winner.generation)
+        log.info("a newer write of %s won; this one is discarded", printable(work.source))
+        raise StaleWriteError(
+            f"{printable(work.source)} was ingested by another worker at the same time; its newer result "
+            "is kept and this one discarded."
+        )
 
     # -- who may read what ---------------------------------------------------------------------------
 
@@ -256,7 +296,7 @@ class IngestService:
         a store from before permissions). Returns how many were re-labelled; nothing is re-embedded."""
         version = self.access.rules.version
         changed = 0
-        for record in self.ledger.documents():
+        for record in documents_under(self.ledger):  # a page at a time: a ledger may hold millions
             decision = self.access.decide(record.source, record.access_override)
             changed += self._relabel(record, decision, record.access_override)
         self._access_applied = version
@@ -309,7 +349,7 @@ class IngestService:
                 files.append(path)  # named explicitly: an unsupported type is reported, not skipped
             elif not (remove_missing and self.ledger.by_source(source_of(path))):
                 report.failed.append({"path": printable(str(path)), "error": "No such file or folder."})
-        if not existing_roots and not (remove_missing and any(self.known_under(p) for p in paths)):
+        if not existing_roots and not (remove_missing and any(self._knows_under(p) for p in paths)):
             raise InputError("Nothing to ingest: " + ", ".join(str(p) for p in paths) + " does not exist.")
         files = list(dict.fromkeys(files))
         _Batch(self, report, len(files), on_progress).run(files)
@@ -336,11 +376,13 @@ class IngestService:
             self.kb.store.optimize()
         return report
 
-    def known_under(self, path: Path) -> list[DocumentRecord]:
-        """Ingested documents at or below ``path``."""
-        root = source_of(path)
-        prefix = root.rstrip("/") + "/"
-        return [r for r in self.ledger.documents() if r.source == root or r.source.startswith(prefix)]
+    def known_under(self, path: Path) -> Iterator[DocumentRecord]:
+        """Ingested documents at or below ``path`` (by whole path components), by source, read from the
+        ledger a page at a time (an index range scan, never every row)."""
+        return documents_under(self.ledger, source_of(path))
+
+    def _knows_under(self, path: Path) -> bool:
+        return next(iter(self.known_under(path)), None) is not None
 
     # -- removing ------------------------------------------------------------------------------------
 
@@ -401,7 +443,7 @@ class IngestService:
 
     def reindex(self, on_progress: ProgressCallback | None = None) -> IngestReport:
         """Rebuild everything with the current embedder from the files the ledger knows."""
-        sources = [Path(r.source) for r in self.ledger.documents()]
+        sources = [Path(r.source) for r in documents_under(self.ledger)]
         self.kb.reset_store()
         self.ledger.clear()
         if not sources:
@@ -543,6 +585,8 @@ class _Batch:
             if work is not None:
                 self._service.ledger.record_failure(work.source, work.sha256, exc.message)
             self._fail(path, exc.message)
+        except StaleWriteError:
+            self._finish(path, Outcome.UNCHANGED)  # up to date, by another worker's newer write
         except (ServiceUnavailableError, StoreError):
             raise  # every remaining file would fail the same way: stop and say why
         except Exception as exc:  # a bug on one odd file must not stop the batch

@@ -85,6 +85,14 @@ class StoreMismatchError(StoreError):
     code = "store_mismatch"
 
 
+class StaleWriteError(RagError):
+    """A write of a document based on an out-of-date read lost to a newer write of it (two workers on one
+    file, one of them presumed dead): the newer result stands and this one was discarded. Nothing to do:
+    the document is ingested."""
+
+    code = "stale_write"
+
+
 class AuthenticationError(RagError):
     code = "unauthorized"
 

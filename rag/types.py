@@ -144,6 +144,9 @@ class DocumentRecord:
     access: list[str] = field(default_factory=list)  # the labels its chunks carry (rag.access)
     # Access an admin set on upload; it overrides the folder rules. None: the rules decide.
     access_override: list[str] | None = None
+    # Raised by every write of the record; a writer that read generation g writes only if it is still g
+    # (ingest.ledger), so a stale worker cannot overwrite a newer result. 0: never written.
+    generation: int = 0
 
     @property
     def chunks(self) -> int:

@@ -48,6 +48,12 @@ class VectorStore(Protocol):
 
     def delete_document(self, doc_id: str) -> None: ...
 
+    def delete_stale_chunks(self, doc_id: str, keep: Sequence[str]) -> None:
+        """Delete every chunk of ``doc_id`` whose id is not in ``keep`` (one filter, not a list of ids):
+        after a re-ingest, also the chunks of earlier attempts that crashed before the ledger heard
+        of them."""
+        ...
+
     def set_source(self, doc_id: str, source: str, title: str) -> None:
         """Re-label a document's chunks (a renamed file) without re-embedding them."""
         ...

@@ -201,6 +201,12 @@ class ServerStore:
         if self.spec is not None:
             self._delete(qm.FilterSelector(filter=_doc_filter(doc_id)))
 
+    def delete_stale_chunks(self, doc_id: str, keep: Sequence[str]) -> None:
+        if self.spec is not None:
+            stale = _doc_filter(doc_id)
+            stale.must_not = [qm.HasIdCondition(has_id=list(keep))]
+            self._delete(qm.FilterSelector(filter=stale))
+
     def _delete(self, selector: qm.PointIdsList | qm.FilterSelector) -> None:
         name, ordering = self._collection, self._cluster.write_ordering
         self._call(lambda c: c.delete(name, selector, wait=True, ordering=ordering))
