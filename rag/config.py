@@ -184,6 +184,28 @@ class Settings(BaseSettings):
         description="Embedded store: build the HNSW index after an ingest once the store holds this "
         "many chunks; below it, exact search is fast enough and always exact.",
     )
+    store_on_disk: bool = Field(
+        default=False,
+        description="Embedded store: keep the dense vectors, the HNSW graph and the BM25 index in files the "
+        "system reads on demand (mmap) instead of in memory, for a store larger than RAM (10M 384-d chunks "
+        "hold 15 GiB of vectors). Best with RAG_STORE_QUANTIZATION=8bit. Changing it on an existing store "
+        "is applied in place: its chunks are rewritten at the next optimisation (after the next ingest).",
+    )
+    store_quantization: Literal["none", "8bit"] = Field(
+        default="none",
+        description="Embedded store: `8bit` also keeps a 1-byte-per-dimension copy of each dense vector in "
+        "memory (a quarter of the float vectors) that search walks first, then rescores the best "
+        "candidates with the full vectors (RAG_STORE_OVERSAMPLING). Changing it on an existing store is "
+        "applied in place, at the next optimisation.",
+    )
+    store_oversampling: float = Field(
+        default=2.0,
+        ge=1.0,
+        le=16.0,
+        description="Embedded store with RAG_STORE_QUANTIZATION=8bit: candidates found with the 8-bit "
+        "copies per hit wanted, rescored with the full vectors; higher finds more of the true nearest "
+        "chunks, a little slower.",
+    )
     llm: str = Field(
         default="ollama:qwen2.5:14b",
         description="Answering model: `ollama:<model>`, `openai:<model>` (any OpenAI-compatible server at "

@@ -13,7 +13,7 @@ def open_store(settings: Settings, spec: StoreSpec | None) -> VectorStore:
     """Open this knowledge base's store. With ``spec`` it is created if missing and must match;
     without it, an existing store opens as it is (or an empty one if nothing was ingested yet)."""
     if settings.qdrant_url is None:
-        from rag.store.edge import EdgeStore
+        from rag.store.edge import EdgeStorage, EdgeStore
         from rag.store.owner import DataDirOwner
 
         owner = DataDirOwner(settings.data_dir).acquire()
@@ -24,6 +24,9 @@ def open_store(settings: Settings, spec: StoreSpec | None) -> VectorStore:
                 settings.hnsw_threshold,
                 settings.hnsw_ef,
                 min_free_disk_mb=settings.min_free_disk_mb,
+                storage=EdgeStorage(
+                    settings.store_on_disk, settings.store_quantization, settings.store_oversampling
+                ),
             )
             return store.open(spec)
         except BaseException:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import qdrant_edge as qe
 
@@ -31,6 +33,42 @@ from rag.types import LEGACY_ANALYZER, Chunk, Hit, SearchFilters, StoreSpec
 _UPSERT_BATCH = 256
 _NEW_SHARD_BYTES = 16 * 1024 * 1024  # what a new, empty shard allocates, with room to spare
 _FACET_LIMIT = 1_000_000
+# The engine's HNSW defaults, restated because its config type wants them all to move the graph to disk.
+_HNSW_M, _HNSW_EF_CONSTRUCT, _HNSW_FULL_SCAN_KB = 16, 100, 10_000
+# 8-bit copies by the engine's TurboQuant, not its scalar int8: on clustered 384-d cosine vectors
+# (8,000 points, tests/rag/store/test_edge_storage.py's) scalar int8 let HNSW find 0.50-0.57 of the true
+# top 10, even rescored, at hnsw_ef 2048 or with the copies ignored at search (the graph is built on their
+# scores); TurboQuant 8-bit found 0.99, at the same byte per dimension.
+_EIGHT_BITS = qe.TurboQuantBitSize.Bits8
+
+log = logging.getLogger("rag.store")
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStorage:
+    """Where the shard keeps its indexes (RAG_STORE_ON_DISK, RAG_STORE_QUANTIZATION); oversampling is
+    read at search time only (RAG_STORE_OVERSAMPLING)."""
+
+    on_disk: bool = False
+    quantization: Literal["none", "8bit"] = "none"
+    oversampling: float = 2.0
+
+    def layout(self) -> dict[str, Any]:
+        """What store.json records: the part of these options the files are built with."""
+        return {"on_disk": self.on_disk, "quantization": self.quantization}
+
+    def describe(self) -> str:
+        where = "on disk (mmap)" if self.on_disk else "in memory"
+        quantized = ", 8-bit copies in memory" if self.quantization == "8bit" else ""
+        return f"vectors and indexes {where}{quantized}"
+
+    @classmethod
+    def from_layout(cls, layout: dict[str, Any], oversampling: float) -> EdgeStorage:
+        return cls(bool(layout["on_disk"]), layout["quantization"], oversampling)
+
+
+# Stores from before RAG_STORE_ON_DISK record no layout: they were built with the engine's defaults.
+_DEFAULT_LAYOUT = EdgeStorage().layout()
 
 
 class EdgeStore:
@@ -43,8 +81,10 @@ class EdgeStore:
         hnsw_threshold: int,
         hnsw_ef: int = DEFAULT_HNSW_EF,
         min_free_disk_mb: int = 0,
+        storage: EdgeStorage | None = None,
     ) -> None:
         self._dir = collection_dir
+        self._storage = storage or EdgeStorage()
         self._min_free_disk_mb = min_free_disk_mb
         self._owner = owner
         self._hnsw_threshold = hnsw_threshold
@@ -76,7 +116,14 @@ class EdgeStore:
             )
             if wanted is not None:
                 check_spec(self.spec, wanted, str(self._dir))
-            self._shard = _edge_call(qe.EdgeShard.load, str(self._shard_dir))
+            recorded = EdgeStorage.from_layout(
+                meta.get("storage", _DEFAULT_LAYOUT), self._storage.oversampling
+            )
+            self._keep_quantization(recorded)
+            if recorded.layout() == self._storage.layout():
+                self._shard = _edge_call(qe.EdgeShard.load, str(self._shard_dir))
+            else:
+                self._change_storage(meta, recorded)
             self._index_payload_fields()
             return self
         if wanted is None:
@@ -106,29 +153,59 @@ class EdgeStore:
             "embedder made it: run `rag reindex --yes` to rebuild it from your files (they are untouched)."
         )
 
-    def _create(self, spec: StoreSpec) -> None:
-        config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=spec.dimension, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    def _keep_quantization(self, recorded: EdgeStorage) -> None:
+        """The engine adds 8-bit copies in place but cannot drop them (a shard's config cannot say "no
+        quantisation", only leave it as it is): the store keeps them, and search keeps using them."""
+        if recorded.quantization == "none" or self._storage.quantization != "none":
+            return
+        log.warning(
+            "The store in %s keeps its 8-bit vector copies although RAG_STORE_QUANTIZATION=none: they "
+            "cannot be removed from an existing store. To drop them, rebuild it from your files with "
+            "`rag reindex --yes`; to silence this, set RAG_STORE_QUANTIZATION=%s.",
+            self._dir,
+            recorded.quantization,
         )
+        self._storage = replace(self._storage, quantization=recorded.quantization)
+
+    def _change_storage(self, meta: dict[str, Any], recorded: EdgeStorage) -> None:
+        """The engine takes a new layout in place: loading with it records it, and its optimiser rewrites
+        the existing segments at the next optimize() (after the next ingest); until then search reads
+        them as they are."""
+        assert self.spec is not None
+        config = _edge_config(self.spec.dimension, self._storage, explicit=True)
+        self._shard = _edge_call(qe.EdgeShard.load, str(self._shard_dir), config)
+        self._write_meta(meta | {"storage": self._storage.layout()})
+        log.warning(
+            "The store in %s now keeps %s (it kept %s): its %d chunks are rewritten so at the next "
+            "optimisation, after the next ingest (about as long as that many chunks took to index).",
+            self._dir,
+            self._storage.describe(),
+            recorded.describe(),
+            self.count(),
+        )
+
+    def _create(self, spec: StoreSpec) -> None:
+        config = _edge_config(spec.dimension, self._storage)
         ensure_free_space(self._dir, _NEW_SHARD_BYTES, self._min_free_disk_mb)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._shard = _edge_call(qe.EdgeShard.create, str(self._shard_dir), config)
         self._index_payload_fields()
         # The meta file is written last: a shard without it is an interrupted creation, redone next time.
-        tmp = self._meta_path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                {
-                    "embedder": spec.embedder,
-                    "dimension": spec.dimension,
-                    "analyzer": spec.analyzer,
-                    "schema": 1,
-                }
-            )
+        self._write_meta(
+            {
+                "embedder": spec.embedder,
+                "dimension": spec.dimension,
+                "analyzer": spec.analyzer,
+                "schema": 1,
+                "storage": self._storage.layout(),
+            }
         )
-        tmp.replace(self._meta_path)
         self.spec = spec
+
+    def _write_meta(self, meta: dict[str, Any]) -> None:
+        tmp = self._meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(self._meta_path)
 
     def _index_payload_fields(self) -> None:
         """Index the fields we filter by; a store from an older version gains the newer ones (access)."""
@@ -229,7 +306,7 @@ class EdgeStore:
         ]
 
     def _dense_params(self, flt: qe.Filter | None) -> qe.SearchParams:
-        return _search_params(self._plan_dense(flt))
+        return _search_params(self._plan_dense(flt), self._storage)
 
     def _plan_dense(self, flt: qe.Filter | None) -> DensePlan:
         """Plain HNSW unless a filter strands it (rag/store/filtered_search.py): the engine's estimate
@@ -281,14 +358,44 @@ def _sparse(vector: bm25.SparseVector) -> qe.SparseVector:
     return qe.SparseVector(indices=vector.indices, values=vector.values)
 
 
-def _search_params(plan: DensePlan) -> qe.SearchParams:
+def _edge_config(dimension: int, storage: EdgeStorage, explicit: bool = False) -> qe.EdgeConfig:
+    """The shard's config: the engine's defaults (everything in memory) unless ``storage`` says else.
+
+    ``explicit``: for an existing shard, which keeps whatever a config leaves unset, so moving back into
+    memory must say so."""
+    dense: dict[str, Any] = {}
+    sparse: dict[str, Any] = {}
+    if storage.on_disk or explicit:
+        memory = {"memory": qe.Memory.Cold} if storage.on_disk else {"on_disk": False}
+        dense |= memory
+        sparse |= memory
+        dense["hnsw_config"] = qe.HnswIndexConfig(
+            m=_HNSW_M, ef_construct=_HNSW_EF_CONSTRUCT, full_scan_threshold=_HNSW_FULL_SCAN_KB, **memory
+        )
+    if storage.quantization == "8bit":
+        dense["quantization_config"] = qe.TurboQuantQuantizationConfig(
+            bits=_EIGHT_BITS, memory=qe.Memory.Pinned
+        )
+    return qe.EdgeConfig(
+        vectors={DENSE: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine, **dense)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, **sparse)},
+    )
+
+
+def _search_params(plan: DensePlan, storage: EdgeStorage) -> qe.SearchParams:
     if plan.method is DenseMethod.EXACT:
-        return qe.SearchParams(exact=True)
+        # Exact means exact: score the full vectors, not their 8-bit copies.
+        ignore = qe.QuantizationSearchParams(ignore=True) if storage.quantization != "none" else None
+        return qe.SearchParams(exact=True, quantization=ignore)
+    quantization = None
+    if storage.quantization != "none":
+        # Walk with the 8-bit copies, then rescore the best oversampling x limit with the full vectors.
+        quantization = qe.QuantizationSearchParams(rescore=True, oversampling=storage.oversampling)
+    acorn = None
     if plan.method is DenseMethod.ACORN:
         # max_selectivity 1.0: the store has decided; the engine's own cut-off (0.4) must not undo it.
         acorn = qe.AcornSearchParams(enable=True, max_selectivity=1.0)
-        return qe.SearchParams(hnsw_ef=plan.hnsw_ef, acorn=acorn)
-    return qe.SearchParams(hnsw_ef=plan.hnsw_ef)
+    return qe.SearchParams(hnsw_ef=plan.hnsw_ef, acorn=acorn, quantization=quantization)
 
 
 def _filter(filters: SearchFilters | None) -> qe.Filter | None:

@@ -35,7 +35,7 @@ def _docker_skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(params=["edge", "qdrant-client-memory", "qdrant-server-docker"])
+@pytest.fixture(params=["edge", "edge-on-disk-8bit", "qdrant-client-memory", "qdrant-server-docker"])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     """A function that (re)opens the same store; the previous handle is closed first, as a restart would."""
     opened: list[VectorStore] = []
@@ -52,8 +52,12 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
 
         return opener
 
-    if request.param == "edge":
+    if request.param.startswith("edge"):
         settings = Settings(data_dir=tmp_path, embedder="sentence-transformers:unused", _env_file=None)  # type: ignore[call-arg]
+        if request.param == "edge-on-disk-8bit":  # RAG_STORE_ON_DISK and RAG_STORE_QUANTIZATION, HNSW built
+            settings = settings.model_copy(
+                update={"store_on_disk": True, "store_quantization": "8bit", "hnsw_threshold": 0}
+            )
         yield closing(lambda spec: open_embedded_store(settings, spec))
         for store in opened:
             store.close()
