@@ -739,6 +739,54 @@ def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> No
         click.echo(f"stopped. {detail}", err=True)
 
 
+# -- ingest workers (RAG_DATABASE_URL) ---------------------------------------------------------
+
+
+@cli.command()
+def worker() -> None:
+    """Take ingest jobs from the queue in PostgreSQL (RAG_DATABASE_URL) until stopped. Run one per core,
+    on as many machines as you like; SIGTERM (or Ctrl-C) finishes the file in hand, then stops."""
+    from ingest.worker_uploads import require_queue_packages
+
+    settings = load_settings()
+    require_queue_packages()
+    from ingest.worker import queue_settings, run_worker, worker_name
+
+    queue_settings(settings)  # RAG_DATABASE_URL unset: say so before loading anything
+    logging.getLogger("procrastinate").setLevel(logging.DEBUG if _debug() else logging.CRITICAL)
+
+    def show(what: str, detail: str) -> None:
+        click.echo(f"{what:>10}  {detail}", err=what in ("failed", "retrying"))
+
+    click.echo(f"worker {worker_name()} taking ingest jobs (SIGTERM or Ctrl-C stops)", err=True)
+    done = run_worker(settings, show)
+    click.echo(f"stopped after {done} jobs", err=True)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+def scan(folder: Path, as_json: bool) -> None:
+    """Queue jobs for what changed in FOLDER since the ledger last saw it (new, changed and deleted
+    files); `rag worker` processes ingest them. Needs RAG_DATABASE_URL."""
+    from ingest.service import IngestService
+    from ingest.worker_uploads import require_queue_packages
+    from rag.knowledge_base import KnowledgeBase
+
+    settings = load_settings()
+    require_queue_packages()
+    from ingest.worker import describe_scan, open_queue
+    from ingest.worker import scan as scan_folder
+
+    with open_queue(settings) as queue, IngestService(KnowledgeBase(settings)) as service:
+        report = scan_folder(service, queue, folder)
+    click.echo(json.dumps(report.to_json()) if as_json else describe_scan(report))
+
+
+def _debug() -> bool:
+    return os.environ.get("RAG_DEBUG", "") not in ("", "0")
+
+
 # -- server --------------------------------------------------------------------------------------
 
 
