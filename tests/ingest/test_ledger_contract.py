@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def settings_for(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings that open the ledger under test: RAG_DATABASE_URL set for PostgreSQL, unset for SQLite."""
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    return Settings(data_dir=tmp_path / "data", database_url=url)
+    return Settings(data_dir=tmp_path / "data", database_url=url, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture
