@@ -19,6 +19,7 @@ from ingest.ledger import Ledger
 from ingest.sandbox import ParsePool
 from ingest.service import IngestService
 from ingest.watcher import FolderWatcher
+from ingest.worker_uploads import QueuedUploads, open_uploads
 from rag.access import Principal
 from rag.answer import Answer, AnswerEvent, AnswerService
 from rag.config import Settings
@@ -45,10 +46,15 @@ class Services:
     audit: AuditLog | None = None
     watcher: FolderWatcher | None = None
     metrics: Metrics | None = None
-    jobs: UploadJobs = field(init=False)
+    # With RAG_DATABASE_URL, uploads go to the ingest queue for `rag worker` processes; else to threads.
+    jobs: UploadJobs | QueuedUploads = field(init=False)
+    queued_uploads: bool = False
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
+        if self.queued_uploads:
+            self.jobs = open_uploads(self.settings, self.ingest.ledger)
+            return
         self.jobs = UploadJobs(
             self.ingest,
             self.ingest_lock,
@@ -257,7 +263,8 @@ def open_services(
     API): also open the store now and start the folder watcher; a command opens only what it uses."""
     kb = KnowledgeBase(settings, embedder=embedder)
     if serving:
-        _remove_partial_uploads(settings)
+        if settings.database_url is None:  # with workers, a stored upload waits for one of them
+            _remove_partial_uploads(settings)
         try:
             _ = kb.store  # opens (or creates) the store for this embedder; fails fast on a locked data dir
         except ServiceUnavailableError as exc:
@@ -275,6 +282,7 @@ def open_services(
         ),
         audit=AuditLog.from_settings(settings) if serving else None,
         metrics=metrics,
+        queued_uploads=serving and settings.database_url is not None,
     )
     if serving:
         services.follow_access_rules()

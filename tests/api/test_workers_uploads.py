@@ -1,0 +1,134 @@
+"""Uploads with RAG_DATABASE_URL set: the API stores the file and queues it (202 and a job id), a real
+`rag worker` process ingests it, and GET /v1/jobs/{id} reports on it from the queue in PostgreSQL.
+
+The API and the worker each have their own embedded store here (no store server to share), so the test
+follows the upload through the shared ledger and the job, not through a search of the API's store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_support import API_KEY, AUTH, upload
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from support.ollama_server import OllamaProtocolServer
+
+from api.app import create_app
+from api.services import Services
+from rag.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # a `rag worker` process
+
+
+@pytest.fixture
+def ollama() -> Iterator[OllamaProtocolServer]:
+    with OllamaProtocolServer(models=["nomic-embed-text:latest"]) as server:
+        yield server
+
+
+@pytest.fixture
+def api(tmp_path: Path, postgres_url: str, ollama: OllamaProtocolServer) -> Iterator[TestClient]:
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path / "api",
+        embedder="ollama:nomic-embed-text",
+        ollama_host=ollama.url,
+        database_url=SecretStr(postgres_url),
+        api_keys=SecretStr(API_KEY),
+        llm="none",
+        _env_file=None,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def worker(
+    tmp_path: Path, postgres_url: str, ollama: OllamaProtocolServer
+) -> Iterator[subprocess.Popen[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
+        "RAG_DATA_DIR": str(tmp_path / "worker"),
+        "RAG_DATABASE_URL": postgres_url,
+        "RAG_EMBEDDER": "ollama:nomic-embed-text",
+        "RAG_OLLAMA_HOST": ollama.url,
+        "PYTHONPATH": str(ROOT),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    yield process
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "stopped after" in output
+
+
+def wait_for_job(client: TestClient, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", headers=AUTH).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+
+
+def test_an_upload_is_queued_for_the_workers_and_its_job_reported_from_the_queue(
+    api: TestClient, tmp_path: Path
+) -> None:
+    services: Services = api.app.state.services  # type: ignore[attr-defined]
+    page = tmp_path / "parking.md"
+    page.write_text("# Parking\n\nVisitors park in bay 12 behind the north entrance.\n")
+    accepted = upload(api, page, wait=False)
+    assert accepted.status_code == 202
+    job = accepted.json()
+    assert job["id"].isdigit() and accepted.headers["Location"] == f"/v1/jobs/{job['id']}"
+    assert (job["status"], job["file"], job["document"]) == ("queued", "parking.md", None)
+    staged = list(services.settings.uploads_dir.glob(".*.part.md"))
+    assert len(staged) == 1  # stored on the uploads volume, waiting for a worker
+    again = api.get(f"/v1/jobs/{job['id']}", headers=AUTH).json()
+    assert again["status"] == "queued"  # no worker yet; the API itself ingests nothing
+    unknown = api.get("/v1/jobs/no-such-job", headers=AUTH)
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_a_worker_ingests_queued_uploads_and_the_jobs_say_how_it_went(
+    api: TestClient, worker: subprocess.Popen[str], tmp_path: Path
+) -> None:
+    services: Services = api.app.state.services  # type: ignore[attr-defined]
+    page = tmp_path / "parking.md"
+    page.write_text("# Parking\n\nVisitors park in bay 12 behind the north entrance.\n")
+    job = upload(api, page, wait=False).json()
+    done = wait_for_job(api, job["id"])
+    assert (done["status"], done["outcome"], done["error"]) == ("done", "added", None)
+    target = services.settings.uploads_dir.resolve() / "parking.md"
+    assert done["document"]["source"] == str(target) and target.exists()
+    assert done["created_at"] <= done["finished_at"]
+    # The worker wrote the shared ledger: the API lists the document.
+    listed = api.get(f"/v1/documents/{done['document']['doc_id']}", headers=AUTH)
+    assert listed.status_code == 200 and listed.json()["source"] == str(target)
+
+    # An unreadable upload: its job fails with the reason, the stored copy is removed.
+    broken = upload(api, page, name="broken.pdf", content=b"%PDF-1.4 not really", wait=False).json()
+    failed = wait_for_job(api, broken["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "document_error"
+    assert not (services.settings.uploads_dir / "broken.pdf").exists()
+
+    # ?wait=true answers once a worker has ingested it.
+    page.write_text("# Parking\n\nVisitors now park in bay 14.\n")
+    waited = upload(api, page)
+    assert waited.status_code == 201
+    assert waited.json()["outcome"] == "updated"
+    assert list(services.settings.uploads_dir.glob(".*.part*")) == []
