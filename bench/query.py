@@ -25,17 +25,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
 import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +51,9 @@ from rag.embedding.base import Embedder, ForwardingEmbedder, Vector
 from rag.retrieval import Retriever
 from rag.store import open_store
 from rag.store.base import DENSE, SearchRequest, VectorStore
-from rag.store.edge import EdgeStore
+from rag.store.edge import EdgeStorage, EdgeStore
+from rag.store.edge import _search_params as edge_search_params  # the dense params the product sends
+from rag.store.filtered_search import DenseMethod, DensePlan
 from rag.types import Chunk, SearchMode, StoreSpec, document_id
 
 Matrix = npt.NDArray[np.float32]
@@ -66,6 +70,16 @@ TOPIC_VOCABULARY = 24  # words specific to one cluster
 FILLER_VOCABULARY = 5_000  # words shared by every cluster
 CHUNK_TOPIC_WORDS, CHUNK_FILLER_WORDS = 6, 12
 QUERY_TOPIC_WORDS, QUERY_FILLER_WORDS = 3, 5
+
+
+DEFAULT_OVERSAMPLING: float = Settings.model_fields["store_oversampling"].default
+# --storages: how the embedded store keeps its indexes (RAG_STORE_ON_DISK, RAG_STORE_QUANTIZATION).
+STORAGES: dict[str, dict[str, Any]] = {
+    "memory": {"store_on_disk": False, "store_quantization": "none"},  # the default
+    "disk": {"store_on_disk": True, "store_quantization": "none"},
+    "memory-8bit": {"store_on_disk": False, "store_quantization": "8bit"},
+    "disk-8bit": {"store_on_disk": True, "store_quantization": "8bit"},  # going tall: 8-bit copies in RAM
+}
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,11 @@ class Config:
     baseline_max: int = 100_000
     baseline_queries: int = 100  # qdrant-client :memory: is pure Python: ~0.5 s per hybrid query at 100k
     e2e: bool = True
+    # Store layouts measured side by side at each size (see STORAGES): "memory" is the product default.
+    storages: tuple[str, ...] = ("memory",)
+    oversampling: float = DEFAULT_OVERSAMPLING  # RAG_STORE_OVERSAMPLING for the 8-bit layouts
+    oversampling_sweep: tuple[float, ...] = (1.0, 2.0, 4.0)  # tried on the 8-bit layouts
+    progress_json: Path | None = None  # a snapshot of the build (chunks, seconds, RSS), rewritten as it goes
     workdir: Path | None = None
     keep: bool = False
 
@@ -115,6 +134,9 @@ class Config:
             "baseline_max": self.baseline_max,
             "baseline_queries": self.baseline_queries,
             "e2e": self.e2e,
+            "storages": {name: STORAGES[name] for name in self.storages},
+            "oversampling": self.oversampling,
+            "oversampling_sweep": list(self.oversampling_sweep),
         }
 
 
@@ -342,7 +364,9 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def edge_settings(data_dir: Path) -> Settings:
+def edge_settings(
+    data_dir: Path, storage: str = "memory", oversampling: float = DEFAULT_OVERSAMPLING
+) -> Settings:
     # hnsw_threshold=0: optimize (build HNSW) at every size; the product waits for 20k chunks by default.
     return load_settings(
         data_dir=data_dir,
@@ -350,44 +374,107 @@ def edge_settings(data_dir: Path) -> Settings:
         qdrant_url=None,
         embedder=f"sentence-transformers:{QUERY_EMBEDDER}",
         hnsw_threshold=0,
+        store_oversampling=oversampling,
+        **STORAGES[storage],
     )
 
 
-def open_edge(data_dir: Path, spec: StoreSpec | None) -> EdgeStore:
-    store = open_store(edge_settings(data_dir), spec)
+def open_edge(
+    data_dir: Path,
+    spec: StoreSpec | None,
+    storage: str = "memory",
+    oversampling: float = DEFAULT_OVERSAMPLING,
+) -> EdgeStore:
+    """The product's store; reopen with the ``storage`` it was built with, or it changes in place."""
+    store = open_store(edge_settings(data_dir, storage, oversampling), spec)
     assert isinstance(store, EdgeStore)
     return store
+
+
+class BuildProgress:
+    """What a long build has done so far, in a JSON file rewritten every ``every_s`` seconds and at each
+    stage: a 10M build takes hours, and a run cut short should still say how far it got and how fast."""
+
+    def __init__(self, path: Path | None, size: int, storage: str, every_s: float = 60.0) -> None:
+        self._path, self._every_s = path, every_s
+        self._state: dict[str, Any] = {"size": size, "storage": storage, "stage": "upsert", "chunks": 0}
+        self._started = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True) if path else None
+
+    def __enter__(self) -> BuildProgress:
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.update(stage="done" if exc[0] is None else f"failed: {exc[1]}")
+
+    def update(self, **state: Any) -> None:
+        self._state |= state
+        self._write()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self._write()
+
+    def _write(self) -> None:
+        if self._path is None:
+            return
+        elapsed = time.perf_counter() - self._started
+        snapshot = self._state | {
+            "elapsed_s": round(elapsed, 1),
+            "rss_mib": current_rss_mib(),
+            "peak_rss_mib": peak_rss_mib(),
+            "load_average": load_average(),
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(snapshot, indent=1))
+        tmp.replace(self._path)
 
 
 # -- stages of one size ---------------------------------------------------------------------------------
 
 
 def build_edge(
-    corpus: SyntheticCorpus, data_dir: Path, spec: StoreSpec
+    corpus: SyntheticCorpus,
+    data_dir: Path,
+    spec: StoreSpec,
+    storage: str = "memory",
+    progress_json: Path | None = None,
 ) -> tuple[dict[str, Any], Matrix | None]:
     """Ingest and optimize; keep the vectors for the numpy check only where they fit comfortably."""
     keep = corpus.size <= corpus.config.numpy_check_max
     kept: list[Matrix] = []
     generate_s = upsert_s = 0.0
-    store = open_edge(data_dir, spec)
+    store = open_edge(data_dir, spec, storage)
     try:
-        clock = time.perf_counter()
-        for number, (chunks, vectors) in enumerate(corpus.batches()):
-            now = time.perf_counter()
-            generate_s += now - clock
-            store.upsert(chunks, vectors.tolist())
+        with BuildProgress(progress_json, corpus.size, storage) as snapshot:
             clock = time.perf_counter()
-            upsert_s += clock - now
-            if keep:
-                kept.append(vectors)
-            if number % 50 == 49:
-                progress(f"  upserted {(number + 1) * corpus.batch:,} chunks ({upsert_s:.0f} s)")
-        progress(f"  upserted {corpus.size:,} chunks in {upsert_s:.1f} s; optimizing (HNSW build)")
-        start = time.perf_counter()
-        store.optimize()
-        optimize_s = time.perf_counter() - start
-        info = raw_shard(store).info()  # segments and indexed vectors: proof the HNSW index exists
-        count = store.count()
+            for number, (chunks, vectors) in enumerate(corpus.batches()):
+                now = time.perf_counter()
+                generate_s += now - clock
+                store.upsert(chunks, vectors.tolist())
+                clock = time.perf_counter()
+                upsert_s += clock - now
+                if keep:
+                    kept.append(vectors)
+                if number % 50 == 49:
+                    done = (number + 1) * corpus.batch
+                    snapshot.update(chunks=done, upsert_s=round(upsert_s, 1), generate_s=round(generate_s, 1))
+                    progress(
+                        f"  upserted {done:,} chunks ({upsert_s:.0f} s, RSS {current_rss_mib():,.0f} MiB)"
+                    )
+            progress(f"  upserted {corpus.size:,} chunks in {upsert_s:.1f} s; optimizing (HNSW build)")
+            snapshot.update(stage="optimize", chunks=corpus.size, upsert_s=round(upsert_s, 1))
+            start = time.perf_counter()
+            store.optimize()
+            optimize_s = time.perf_counter() - start
+            snapshot.update(optimize_s=round(optimize_s, 1))
+            info = raw_shard(store).info()  # segments and indexed vectors: proof the HNSW index exists
+            count = store.count()
     finally:
         store.close()
     build = {
@@ -402,16 +489,19 @@ def build_edge(
         # The engine counts the sparse (BM25) index too: dense HNSW is built when this is ~2x points.
         "indexed_vectors_dense_plus_sparse": info.indexed_vectors_count,
         "dense_hnsw_built": info.indexed_vectors_count >= 2 * info.points_count,
+        "peak_rss_mib_so_far": peak_rss_mib(),  # this process's peak: the build's, if it ran first
     }
     return build, (np.concatenate(kept) if keep else None)
 
 
-def reopen_probe(data_dir: str, vectors: list[Vector]) -> dict[str, float]:
+def reopen_probe(
+    data_dir: str, vectors: list[Vector], storage: str = "memory", oversampling: float = DEFAULT_OVERSAMPLING
+) -> dict[str, float]:
     """Runs in a fresh process, as a restarted server would: open the store, time the first query, and
     measure what the open, queried store adds to resident memory."""
     before = current_rss_mib()
     start = time.perf_counter()
-    store = open_edge(Path(data_dir), None)
+    store = open_edge(Path(data_dir), None, storage, oversampling)
     open_s = time.perf_counter() - start
     try:
         first = time.perf_counter()
@@ -431,21 +521,46 @@ def reopen_probe(data_dir: str, vectors: list[Vector]) -> dict[str, float]:
     }
 
 
-def measure_reopen(data_dir: Path, queries: Sequence[Query]) -> dict[str, float]:
+def measure_reopen(
+    data_dir: Path,
+    queries: Sequence[Query],
+    storage: str = "memory",
+    oversampling: float = DEFAULT_OVERSAMPLING,
+) -> dict[str, float]:
     spawn = multiprocessing.get_context("spawn")
+    vectors = [q.vector for q in queries]
     with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        return pool.submit(reopen_probe, str(data_dir), [q.vector for q in queries]).result()
+        return pool.submit(reopen_probe, str(data_dir), vectors, storage, oversampling).result()
 
 
 def measure_edge(
-    store: EdgeStore, queries: Sequence[Query], vectors: Matrix | None, config: Config
+    store: EdgeStore,
+    queries: Sequence[Query],
+    vectors: Matrix | None,
+    config: Config,
+    storage: str = "memory",
 ) -> tuple[dict[str, Any], dict[str, Run]]:
+    layout = EdgeStorage(
+        STORAGES[storage]["store_on_disk"], STORAGES[storage]["store_quantization"], config.oversampling
+    )
+    quantized = layout.quantization != "none"
+
+    def hnsw(ef: int, oversampling: float = config.oversampling) -> qe.SearchParams:
+        """The product's plain HNSW search params for this layout (rescoring included), at ``ef``."""
+        return edge_search_params(DensePlan(DenseMethod.HNSW, ef), replace(layout, oversampling=oversampling))
+
+    product_ef = edge_settings(Path(".")).hnsw_ef
     searches = {
         "dense_hnsw": store_search(store, "dense"),
-        "dense_exact": shard_search(store, qe.SearchParams(exact=True)),
+        # The full vectors, whatever the layout: the ground truth.
+        "dense_exact": shard_search(store, edge_search_params(DensePlan(DenseMethod.EXACT, None), layout)),
         "hybrid": store_search(store, "hybrid"),
-        **{f"ef_{ef}": shard_search(store, qe.SearchParams(hnsw_ef=ef)) for ef in config.ef_sweep},
+        **{f"ef_{ef}": shard_search(store, hnsw(ef)) for ef in config.ef_sweep},
     }
+    if quantized:
+        searches |= {
+            f"oversampling_{x:g}": shard_search(store, hnsw(product_ef, x)) for x in config.oversampling_sweep
+        }
     runs = time_interleaved(searches, queries, config.warmup)
     exact, default = runs["dense_exact"].ids, runs["dense_hnsw"].ids
     sweep = [
@@ -471,6 +586,16 @@ def measure_edge(
         "recall_at_10_exact_vs_numpy": numpy_check,
         "hnsw_ef_sweep": sweep,
     }
+    if quantized:
+        result["oversampling_sweep"] = [
+            {
+                "oversampling": x,
+                "hnsw_ef": product_ef,
+                **runs[f"oversampling_{x:g}"].stats(),
+                "recall_at_10": recall_at_k(runs[f"oversampling_{x:g}"].ids, exact),
+            }
+            for x in config.oversampling_sweep
+        ]
     return result, runs
 
 
@@ -685,25 +810,28 @@ def measure_baseline(
     }
 
 
-def measure_size(size: int, config: Config, models: Models | None, workdir: Path) -> dict[str, Any]:
+def measure_size(
+    size: int, config: Config, models: Models | None, workdir: Path, storage: str = "memory"
+) -> dict[str, Any]:
     started = time.perf_counter()
     load_before = load_average()
     corpus = SyntheticCorpus(size, config)
     queries = corpus.queries(config.queries)
     spec = StoreSpec(SPEC_EMBEDDER, config.dim)
-    data_dir = workdir / f"size-{size}"
-    progress(f"[{size:,}] building the Edge store ({corpus.clusters:,} clusters) in {data_dir}")
-    build, vectors = build_edge(corpus, data_dir, spec)
+    data_dir = workdir / (f"size-{size}" if storage == "memory" else f"size-{size}-{storage}")
+    tag = f"[{size:,} {storage}]"
+    progress(f"{tag} building the Edge store ({corpus.clusters:,} clusters) in {data_dir}")
+    build, vectors = build_edge(corpus, data_dir, spec, storage, config.progress_json)
     disk = disk_usage(data_dir / COLLECTION)
-    progress(f"[{size:,}] reopening in a fresh process")
-    reopen = measure_reopen(data_dir, queries)
-    progress(f"[{size:,}] Edge: HNSW, exact, ef sweep, hybrid")
-    store = open_edge(data_dir, spec)
+    progress(f"{tag} reopening in a fresh process")
+    reopen = measure_reopen(data_dir, queries, storage, config.oversampling)
+    progress(f"{tag} Edge: HNSW, exact, ef sweep, hybrid")
+    store = open_edge(data_dir, spec, storage, config.oversampling)
     try:
-        edge, runs = measure_edge(store, queries, vectors, config)
+        edge, runs = measure_edge(store, queries, vectors, config, storage)
         del vectors
         if models is not None:
-            progress(f"[{size:,}] end to end: embed + retrieve + rerank")
+            progress(f"{tag} end to end: embed + retrieve + rerank")
             e2e: dict[str, Any] = measure_e2e(store, queries, models, config)
         else:
             e2e = {"skipped": "--no-e2e"}
@@ -712,15 +840,16 @@ def measure_size(size: int, config: Config, models: Models | None, workdir: Path
     main_rss = current_rss_mib()
     if not config.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
-    progress(f"[{size:,}] qdrant-client :memory: baseline")
+    progress(f"{tag} qdrant-client :memory: baseline")
     baseline = measure_baseline(corpus, queries, runs, config)
     hnsw, exact = edge["dense_hnsw"], edge["dense_exact"]
     progress(
-        f"[{size:,}] done in {time.perf_counter() - started:.0f} s: HNSW p95 {hnsw['p95_ms']} ms, "
+        f"{tag} done in {time.perf_counter() - started:.0f} s: HNSW p95 {hnsw['p95_ms']} ms, "
         f"exact p95 {exact['p95_ms']} ms, recall@10 {edge['recall_at_10_hnsw_vs_exact']}"
     )
     return {
         "size": size,
+        "storage": storage,
         "clusters": corpus.clusters,
         "build": build,
         "disk": disk,
@@ -769,6 +898,7 @@ def _row(result: dict[str, Any]) -> dict[str, Any]:
     edge, e2e, base = result["edge"], result["e2e"], result["baseline_qdrant_client_memory"]
     return {
         "size": result["size"],
+        "storage": result["storage"],
         "hnsw_p50_ms": edge["dense_hnsw"]["p50_ms"],
         "hnsw_p95_ms": edge["dense_hnsw"]["p95_ms"],
         "hnsw_p99_ms": edge["dense_hnsw"]["p99_ms"],
@@ -787,6 +917,7 @@ def _row(result: dict[str, Any]) -> dict[str, Any]:
         "reopen_s": result["reopen"]["open_s"],
         "first_query_ms": result["reopen"]["first_query_ms"],
         "build_s": result["build"]["build_s"],
+        "build_peak_rss_mib_so_far": result["build"]["peak_rss_mib_so_far"],
     }
 
 
@@ -837,8 +968,9 @@ def run(config: Config) -> dict[str, Any]:
     results = []
     try:
         for size in config.sizes:
-            results.append(measure_size(size, config, models, workdir))
-            gc.collect()
+            for storage in config.storages:
+                results.append(measure_size(size, config, models, workdir, storage))
+                gc.collect()
     finally:
         if not config.keep and config.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -893,9 +1025,23 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--baseline-max", type=int, default=Config.baseline_max)
     parser.add_argument("--baseline-queries", type=int, default=Config.baseline_queries)
     parser.add_argument("--no-e2e", action="store_true", help="skip the embed + rerank stages")
+    parser.add_argument(
+        "--storages",
+        default="memory",
+        help=f"store layouts to measure side by side at each size, in this order: {', '.join(STORAGES)}",
+    )
+    parser.add_argument("--oversampling", type=float, default=DEFAULT_OVERSAMPLING, help="8-bit layouts")
+    parser.add_argument(
+        "--oversampling-sweep", default="1,2,4", help="oversampling values to try on the 8-bit layouts"
+    )
+    parser.add_argument("--progress-json", type=Path, help="rewrite a snapshot of the build here as it goes")
     parser.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stores on disk")
     args = parser.parse_args(argv)
+    storages = tuple(dict.fromkeys(s.strip() for s in args.storages.split(",") if s.strip()))
+    unknown = [s for s in storages if s not in STORAGES]
+    if unknown or not storages:
+        parser.error(f"--storages: {', '.join(unknown) or 'none given'}; choose from {', '.join(STORAGES)}")
     return Config(
         sizes=tuple(sorted({int(s) for s in args.sizes.split(",") if s.strip()})),
         queries=args.queries,
@@ -915,6 +1061,10 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         baseline_max=args.baseline_max,
         baseline_queries=args.baseline_queries,
         e2e=not args.no_e2e,
+        storages=storages,
+        oversampling=args.oversampling,
+        oversampling_sweep=tuple(float(s) for s in args.oversampling_sweep.split(",") if s.strip()),
+        progress_json=args.progress_json,
         workdir=args.workdir,
         keep=args.keep,
     )

@@ -150,3 +150,52 @@ def test_the_corpus_is_deterministic_clustered_and_held_out() -> None:
     similarities = vectors_a @ matrix.T
     assert similarities.max() < 0.999
     assert (similarities.max(axis=0) > 0.3).all()
+
+
+@pytest.fixture(scope="module")
+def storages_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    workdir = tmp_path_factory.mktemp("bench-query-storages")
+    snapshot = workdir.parent / "build-progress.json"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        query.main(
+            [
+                "--sizes", str(SIZE), "--storages", "memory,disk-8bit", "--no-e2e", "--queries", "8",
+                "--warmup", "1", "--ef-sweep", "64", "--baseline-max", "0", "--oversampling-sweep", "1,2",
+                "--progress-json", str(snapshot), "--workdir", str(workdir), "--keep",
+            ]
+        )  # fmt: skip
+    return json.loads(out.getvalue()), workdir
+
+
+def test_store_layouts_are_measured_side_by_side(storages_report: tuple[dict[str, Any], Path]) -> None:
+    report, workdir = storages_report
+    assert [(r["size"], r["storage"]) for r in report["results"]] == [(SIZE, "memory"), (SIZE, "disk-8bit")]
+    assert [row["storage"] for row in report["summary"]["table"]] == ["memory", "disk-8bit"]
+    memory, tall = report["results"]
+    assert "oversampling_sweep" not in memory["edge"]
+    sweep = tall["edge"]["oversampling_sweep"]
+    assert [step["oversampling"] for step in sweep] == [1.0, 2.0]
+    assert all(0.0 <= step["recall_at_10"] <= 1.0 and step["n"] == 8 for step in sweep)
+    for result in (memory, tall):
+        assert result["build"]["chunks"] == SIZE
+        assert 0.0 <= result["edge"]["recall_at_10_hnsw_vs_exact"] <= 1.0
+        assert result["reopen"]["store_rss_mib"] > 0 and result["disk"]["allocated_mib"] > 0
+    # Reopened (fresh process, then the timed searches) with the layout it was built with: never changed.
+    stored = json.loads((workdir / f"size-{SIZE}-disk-8bit" / query.COLLECTION / "store.json").read_text())
+    assert stored["storage"] == {"on_disk": True, "quantization": "8bit"}
+    assert report["config"]["storages"]["disk-8bit"] == query.STORAGES["disk-8bit"]
+
+
+def test_a_build_leaves_a_snapshot_of_how_far_it_got(storages_report: tuple[dict[str, Any], Path]) -> None:
+    _, workdir = storages_report
+    snapshot = json.loads((workdir.parent / "build-progress.json").read_text())
+    assert snapshot["storage"] == "disk-8bit" and snapshot["stage"] == "done"  # the last build's
+    assert snapshot["chunks"] == SIZE
+    assert snapshot["upsert_s"] > 0 and snapshot["optimize_s"] > 0 and snapshot["rss_mib"] > 0
+
+
+def test_an_unknown_store_layout_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        query.parse_args(["--storages", "memory,tape"])
+    assert "tape" in capsys.readouterr().err
