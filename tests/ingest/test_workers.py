@@ -29,6 +29,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pydantic import SecretStr
-from support.ollama_server import OllamaProtocolServer
+from support.ollama_server import OllamaProtocolServer, hashing_embed
 
 from ingest.ledger import documents_under, open_ledger
 from ingest.queue import PATH_TASK, IngestQueue, QueueSettings
@@ -329,3 +330,81 @@ def test_workers_sharing_a_qdrant_server_store_every_chunk_exactly_once(
             assert len(ids) == len(set(ids)) == store.count()
         finally:
             store.close()
+
+
+def test_a_worker_retries_while_the_embedder_is_down_and_fails_an_unreadable_file_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    down = threading.Event()
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        if down.is_set():
+            raise RuntimeError("the model runner stopped")  # Ollama answers 500
+        return hashing_embed(texts)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    good, bad = docs / "minutes.txt", docs / "scan.pdf"
+    good.write_text("The board meets on Tuesdays in room 4.", encoding="utf-8")
+    bad.write_bytes(b"%PDF-1.4 this is not a PDF")
+    settings = Settings(database_url=SecretStr(postgres_url), _env_file=None)  # type: ignore[call-arg]
+    IngestQueue(QueueSettings(postgres_url)).prepare()
+    with OllamaProtocolServer(models=["nomic-embed-text:latest"], embed=embed) as ollama:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
+            "RAG_DATABASE_URL": postgres_url,
+            "RAG_EMBEDDER": "ollama:nomic-embed-text",
+            "RAG_OLLAMA_HOST": ollama.url,
+            "PYTHONPATH": str(ROOT),
+        }
+
+        def rag_scan() -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "api.cli", "scan", str(docs)],
+                env=env | {"RAG_DATA_DIR": str(tmp_path / "scanner")},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        fleet = Fleet(tmp_path, env, settings)
+        try:
+            worker = fleet.start()
+            down.set()
+            assert rag_scan().startswith("queued 2 (new 2,")
+            # Retried with backoff (2 s, then 4 s) while the embedder is down; the PDF fails once.
+            wait_for(lambda: worker.log.read_text().count("retrying  ") >= 2, "two retries")
+            down.clear()
+            wait_for(
+                lambda: committed(settings, str(good.resolve())), "the text file, once the embedder is back"
+            )
+            wait_for(lambda: path_jobs_left(postgres_url) == 0, "the queue to empty")
+            with psycopg.connect(postgres_url) as conn:
+                rows = conn.execute(
+                    "SELECT args->>'source', status::text, attempts FROM procrastinate_jobs "
+                    "WHERE task_name = %s",
+                    (PATH_TASK,),
+                ).fetchall()
+            jobs = {str(source): (str(status), int(attempts)) for source, status, attempts in rows}
+            assert jobs[str(bad.resolve())] == ("failed", 1)  # not retried
+            status, attempts = jobs[str(good.resolve())]
+            assert status == "succeeded" and attempts >= 3
+            ledger = open_ledger(settings)
+            try:
+                failures = ledger.failures()
+            finally:
+                ledger.close()
+            assert [f.source for f in failures] == [str(bad.resolve())]
+
+            # A failed file is not queued again until it changes; a deleted one is queued to be removed.
+            assert "failed before and not changed since" in rag_scan()
+            good.unlink()
+            later = time.time() + 5
+            os.utime(bad, (later, later))
+            assert rag_scan().startswith("queued 2 (new 1, changed 0, deleted 1)")
+            wait_for(lambda: path_jobs_left(postgres_url) == 0, "the queue to empty")
+            assert not committed(settings, str(good.resolve()))
+        finally:
+            fleet.stop()
+    assert "removed  " in worker.log.read_text()
