@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from support.ollama_server import OllamaProtocolServer
 
-from ingest.ledger import Ledger
+from ingest.ledger import open_ledger
 from rag.config import Settings
 from rag.store import open_store
 
@@ -51,7 +51,7 @@ def write_corpus(root: Path, files: int) -> None:
 def committed(settings: Settings) -> int:
     if not settings.ledger_path.exists():
         return 0
-    ledger = Ledger(settings.ledger_path)
+    ledger = open_ledger(settings)
     try:
         return ledger.count()
     finally:
@@ -90,7 +90,7 @@ def test_ten_kills_then_a_rerun_leave_ledger_and_store_equal(tmp_path: Path) -> 
         print(f"\nkills (documents in the ledger, seconds into the work): {kills}; the last run: {report}")
         assert report["failed"] == [] and len(kills) >= 8
 
-        ledger = Ledger(settings.ledger_path)
+        ledger = open_ledger(settings)
         store = open_store(settings, None)
         try:
             records = ledger.documents()

@@ -25,7 +25,7 @@ import pytest
 from conftest import QUICKSTART_EMBEDDER, CountingEmbedder
 from watchdog.observers.polling import PollingObserver
 
-from ingest.ledger import Ledger
+from ingest.ledger import Ledger, open_ledger
 from ingest.parse import parse_file
 from ingest.service import IngestService, source_of
 from ingest.watcher import FolderWatcher
@@ -677,7 +677,7 @@ def test_kill_9_while_embedding_a_large_file_then_restart_converges(
         output.close()
 
     settings = Settings(data_dir=data, embedder=QUICKSTART_EMBEDDER, _env_file=None)  # type: ignore[call-arg]
-    ledger = Ledger(settings.ledger_path)
+    ledger = open_ledger(settings)
     try:  # the kill landed while the large file was in progress
         assert sorted(Path(r.source).name for r in ledger.documents()) == ["small1.md", "small2.txt"]
     finally:
@@ -691,7 +691,7 @@ def test_kill_9_while_embedding_a_large_file_then_restart_converges(
     assert f"reconciled  {root} (1 added, 0 updated, 0 removed, 0 failed)" in again.stdout, again.stdout
 
     kb = KnowledgeBase(settings, embedder=embedder)
-    ledger = Ledger(settings.ledger_path)
+    ledger = open_ledger(settings)
     try:
         records = ledger.documents()
         assert [Path(r.source).name for r in records] == ["handbook.txt", "small1.md", "small2.txt"]
