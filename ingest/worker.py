@@ -273,7 +273,10 @@ def run_worker(settings: Settings, on_event: OnEvent) -> int:
     kb = KnowledgeBase(settings)
     service = IngestService(kb)
     try:
-        _ = kb.store  # load the embedder and open the store now, not on the first job
+        try:
+            _ = kb.store  # load the embedder and open the store now, not on the first job
+        except ServiceUnavailableError as exc:  # jobs retry with backoff until it is up
+            on_event("waiting", f"{exc.message} Taking jobs anyway; they are retried until it is up.")
         _warm_up(service)
         runner = JobRunner(service, queue, on_event)
         if settings.watch_dir is not None and settings.scan_interval_s > 0:
