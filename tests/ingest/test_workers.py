@@ -408,3 +408,41 @@ def test_a_worker_retries_while_the_embedder_is_down_and_fails_an_unreadable_fil
         finally:
             fleet.stop()
     assert "removed  " in worker.log.read_text()
+
+
+def test_workers_scan_the_watched_folder_periodically_one_scan_at_a_time(
+    tmp_path: Path, postgres_url: str, worker_env: dict[str, str]
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    first, second = inbox / "first.txt", inbox / "second.txt"
+    first.write_text("The canteen opens at eight.", encoding="utf-8")
+    env = worker_env | {"RAG_WATCH_DIR": str(inbox), "RAG_SCAN_INTERVAL_S": "1"}
+    settings = Settings(database_url=SecretStr(postgres_url), _env_file=None)  # type: ignore[call-arg]
+    IngestQueue(QueueSettings(postgres_url)).prepare()
+    fleet = Fleet(tmp_path, env, settings)
+
+    def scans_waiting() -> int:
+        with psycopg.connect(postgres_url) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'rag_scan' AND status = 'todo'"
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    waiting: list[int] = []
+    try:
+        fleet.start()
+        fleet.start()  # both ask for the scan at start: one is queued
+        wait_for(lambda: committed(settings, str(first.resolve())), "the first file, found by a scan")
+        second.write_text("The canteen closes at three.", encoding="utf-8")
+
+        def second_ingested() -> bool:
+            waiting.append(scans_waiting())
+            return committed(settings, str(second.resolve()))
+
+        wait_for(second_ingested, "the next scan")
+    finally:
+        fleet.stop()
+    assert max(waiting) == 1  # never two scans of the folder waiting
+    logs = "".join(w.log.read_text() for w in fleet.workers)
+    assert "scanned  " in logs and "queued 1 (new 1" in logs
