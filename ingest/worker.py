@@ -184,14 +184,16 @@ class JobRunner:
         it has parsed (an unreadable upload never replaces an earlier good one of the same name)."""
         started = time.monotonic()
         try:
-            try:
+            if staged.exists():
                 parsed = dataclasses.replace(self.service.parse(staged), title=title_from_name(target))
-            except FileNotFoundError as exc:
+                staged.replace(target)
+            elif target.exists():  # a retry: the first attempt put it in place, then the embedder was down
+                parsed = dataclasses.replace(self.service.parse(target), title=title_from_name(target))
+            else:
                 raise DocumentError(
                     "The stored upload is not on this worker's disk: the uploads folder must be a volume "
                     "every worker mounts at the same path."
-                ) from exc
-            staged.replace(target)
+                )
             outcome, _ = self.service.ingest_file(target, parsed, access, set_access=True)
             document = self.service.ledger.by_source(source_of(target))
         except StaleWriteError:

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from api_support import API_KEY, AUTH, upload
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from support.ollama_server import OllamaProtocolServer
+from support.ollama_server import OllamaProtocolServer, hashing_embed
 
 from api.app import create_app
 from api.services import Services
@@ -30,8 +31,18 @@ pytestmark = pytest.mark.slow  # a `rag worker` process
 
 
 @pytest.fixture
-def ollama() -> Iterator[OllamaProtocolServer]:
-    with OllamaProtocolServer(models=["nomic-embed-text:latest"]) as server:
+def embedder_down() -> threading.Event:
+    return threading.Event()
+
+
+@pytest.fixture
+def ollama(embedder_down: threading.Event) -> Iterator[OllamaProtocolServer]:
+    def embed(texts: list[str]) -> list[list[float]]:
+        if embedder_down.is_set():
+            raise RuntimeError("the model runner stopped")  # Ollama answers 500
+        return hashing_embed(texts)
+
+    with OllamaProtocolServer(models=["nomic-embed-text:latest"], embed=embed) as server:
         yield server
 
 
@@ -132,3 +143,26 @@ def test_a_worker_ingests_queued_uploads_and_the_jobs_say_how_it_went(
     assert waited.status_code == 201
     assert waited.json()["outcome"] == "updated"
     assert list(services.settings.uploads_dir.glob(".*.part*")) == []
+
+
+def test_an_upload_waits_out_an_embedder_outage_and_is_ingested_once_it_is_back(
+    api: TestClient, worker: subprocess.Popen[str], embedder_down: threading.Event, tmp_path: Path
+) -> None:
+    services: Services = api.app.state.services  # type: ignore[attr-defined]
+    page = tmp_path / "holidays.md"
+    page.write_text("# Holidays\n\nThe office closes between Christmas and New Year.\n")
+    embedder_down.set()
+    job = upload(api, page, wait=False).json()
+    deadline = time.monotonic() + 60
+    # Retried with backoff (the stored file already in place after the first attempt): still pending.
+    while (
+        api.get(f"/v1/jobs/{job['id']}", headers=AUTH).json()["status"] != "queued"
+        or not (services.settings.uploads_dir / "holidays.md").exists()
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(3)
+    assert api.get(f"/v1/jobs/{job['id']}", headers=AUTH).json()["status"] in ("queued", "running")
+    embedder_down.clear()
+    done = wait_for_job(api, job["id"])
+    assert (done["status"], done["outcome"]) == ("done", "added")
