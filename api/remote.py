@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
@@ -23,6 +24,8 @@ from rag.config import Settings
 from rag.errors import AuthenticationError, RagError, ServiceUnavailableError
 from rag.generation import Message
 from rag.types import SearchFilters
+
+log = logging.getLogger("rag.remote")
 
 _PAGE = 1000  # GET /v1/documents' largest page
 # Behind a load balancer (deploy/haproxy.cfg) a request can meet a replica that was just killed or is
@@ -139,11 +142,13 @@ class ServerClient:
         with self._transport_errors():
             try:
                 response = self._http.request(method, path, **kwargs)
-            except _RETRY_ERRORS:
-                response = None
-            if response is None or response.status_code in _RETRY_STATUSES:
-                self._pause_before_retry()
+            except _RETRY_ERRORS as exc:
+                self._pause_before_retry(f"{method} {path}", exc)
                 response = self._http.request(method, path, **kwargs)
+            else:
+                if response.status_code in _RETRY_STATUSES:
+                    self._pause_before_retry(f"{method} {path}", response)
+                    response = self._http.request(method, path, **kwargs)
         self._raise_for(response)
         return response
 
@@ -151,20 +156,20 @@ class ServerClient:
         """The streamed answer's response, retried like _call only until its status line arrives: once
         tokens have been printed, asking again would print the answer twice."""
         try:
-            response: httpx.Response | None = self._http.send(
-                self._http.build_request("POST", "/v1/query", json=body), stream=True
-            )
-        except _RETRY_ERRORS:
-            response = None
-        if response is not None and response.status_code not in _RETRY_STATUSES:
-            return response
-        if response is not None:
+            response = self._http.send(self._http.build_request("POST", "/v1/query", json=body), stream=True)
+        except _RETRY_ERRORS as exc:
+            self._pause_before_retry("POST /v1/query (stream)", exc)
+        else:
+            if response.status_code not in _RETRY_STATUSES:
+                return response
             response.close()
-        self._pause_before_retry()
+            self._pause_before_retry("POST /v1/query (stream)", response)
         return self._http.send(self._http.build_request("POST", "/v1/query", json=body), stream=True)
 
-    def _pause_before_retry(self) -> None:
+    def _pause_before_retry(self, request: str, cause: httpx.Response | Exception) -> None:
         self.retried += 1
+        why = f"HTTP {cause.status_code}" if isinstance(cause, httpx.Response) else repr(cause)
+        log.debug("%s: sending it once more after %s", request, why)
         time.sleep(RETRY_DELAY_S)
 
     @contextlib.contextmanager
