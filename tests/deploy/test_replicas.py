@@ -11,8 +11,6 @@ ingested once; with PostgreSQL and a Qdrant server they would share one knowledg
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 import shutil
@@ -30,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from support.haproxy import HAProxy, haproxy_binary
 from support.processes import free_port, stop
 
 from api.remote import ServerClient
@@ -40,7 +39,6 @@ from rag.types import SearchFilters
 pytestmark = pytest.mark.slow  # three servers and an ingest, each loading MiniLM
 
 ROOT = Path(__file__).resolve().parents[2]
-HAPROXY_CFG = ROOT / "deploy" / "haproxy.cfg"
 EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
 KEY = "replica-test-key-4f2a9c71"
 CORPUS = [
@@ -69,15 +67,6 @@ KILL_AT = 200  # the request that SIGKILLs api1 as it goes out
 STOP_AT = 400  # the request that starts the graceful stop and restart of api2
 REJOINED_BY = 700  # requests from here on wait until the restarted api2 is back in haproxy
 DOCUMENTS_EVERY = 10  # one read in ten lists the documents (GET), the rest search (POST)
-
-
-def haproxy_binary() -> str:
-    found = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
-    if found is None:
-        if os.environ.get("RAG_REQUIRE_ALL_TESTS") == "1":
-            pytest.fail("haproxy is missing; scripts/test.sh installs Debian's haproxy package")
-        pytest.skip("Debian's haproxy is not installed (scripts/test.sh installs it)")
-    return found
 
 
 def rag_env(data: Path) -> dict[str, str]:
@@ -125,53 +114,6 @@ class Replica:
                 pass
             assert time.monotonic() < deadline, f"{self.name} did not come up:\n{self.log.read_text()}"
             time.sleep(0.3)
-
-
-class HAProxy:
-    """deploy/haproxy.cfg as shipped, its addresses from the environment; a second file adds only an
-    admin socket for the test to read each replica's state and counters from."""
-
-    def __init__(self, binary: str, replicas: list[Replica], workdir: Path) -> None:
-        self.port = free_port()
-        self.socket = workdir / "haproxy.sock"
-        extra = workdir / "stats.cfg"
-        extra.write_text(f'global\n    stats socket "{self.socket}" mode 600 level admin\n')
-        env = dict(os.environ) | {
-            "LB_BIND": f"127.0.0.1:{self.port}",
-            "LB_HEALTH_KEY": KEY,
-            **{f"LB_API{n}": f"127.0.0.1:{r.port}" for n, r in enumerate(replicas, start=1)},
-        }
-        self.log = workdir / "haproxy.log"
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [binary, "-db", "-f", str(HAPROXY_CFG), "-f", str(extra)],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stats(self) -> dict[str, dict[str, str]]:
-        """`show stat` per proxy/server: "rag_replicas/api1", "rag_replicas/BACKEND", "rag_api/FRONTEND"."""
-        with socket.socket(socket.AF_UNIX) as admin:
-            admin.connect(str(self.socket))
-            admin.sendall(b"show stat\n")
-            raw = b"".join(iter(lambda: admin.recv(65536), b""))
-        rows = csv.DictReader(io.StringIO(raw.decode().lstrip("# ")))
-        return {f"{row['pxname']}/{row['svname']}": row for row in rows}
-
-    def wait_status(self, server: str, status: str, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if self.stats()[f"rag_replicas/{server}"]["status"] == status:
-                    return
-            except (OSError, KeyError):
-                pass  # the socket is not there yet
-            assert time.monotonic() < deadline, f"{server} never {status}:\n{self.log.read_text()[-3000:]}"
-            time.sleep(0.2)
 
 
 def read(remote: ServerClient, index: int) -> Any:
@@ -280,7 +222,7 @@ def served(stats: dict[str, dict[str, str]], server: str) -> int:
 def test_three_replicas_behind_haproxy_lose_no_read_through_a_kill_and_a_restart(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    binary = haproxy_binary()
+    haproxy_binary()  # or skip, before minutes of setup
     caplog.set_level(logging.DEBUG, logger="rag.remote")  # why each retry was made, for the report
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -309,7 +251,7 @@ def test_three_replicas_behind_haproxy_lose_no_read_through_a_kill_and_a_restart
         assert all(reference_reads(r.url) == reference for r in replicas[1:])
         assert all(reference[i] for i in reference), "every read finds something"
 
-        haproxy = HAProxy(binary, replicas, tmp_path)
+        haproxy = HAProxy([f"127.0.0.1:{r.port}" for r in replicas], KEY, tmp_path)
         for replica in replicas:
             haproxy.wait_status(replica.name, "UP")
         # A streamed answer (SSE; passages, as no LLM is configured) comes through haproxy whole.
@@ -383,7 +325,7 @@ def test_three_replicas_behind_haproxy_lose_no_read_through_a_kill_and_a_restart
         assert all(n > 0 for n in after_rejoin.values()), report  # the restarted one serves again
     finally:
         if haproxy is not None:
-            stop(haproxy.process, 10)
+            haproxy.stop()
         for replica in replicas:
             if replica.process is not None and replica.process.poll() is None:
                 stop(replica.process, 20)
