@@ -28,6 +28,7 @@ STATUS_BY_ERROR: list[tuple[type[e.RagError], int]] = [
     (e.InputError, 422),
     (e.TooBusyError, 429),
     (e.StoreMismatchError, 409),
+    (e.StaleWriteError, 409),
     (e.DiskFullError, 507),
     (e.StoreLockedError, 503),
     (e.ServiceUnavailableError, 503),

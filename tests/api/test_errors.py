@@ -26,3 +26,10 @@ def test_a_locked_store_is_503_without_a_retry_after() -> None:
 
     assert response.status_code == 503
     assert "Retry-After" not in response.headers
+
+
+def test_a_write_that_lost_to_a_newer_one_is_a_conflict() -> None:
+    response = error_response(e.StaleWriteError("A newer version of hr/plan.md was ingested meanwhile."))
+
+    assert response.status_code == 409
+    assert b"stale_write" in response.body
