@@ -201,10 +201,11 @@ class IngestQueue:
             name=STALLED_TASK,
             queue=queue,
             pass_context=True,
-            queueing_lock=STALLED_TASK,
+            queueing_lock=self._key(STALLED_TASK),
             priority=_MAINTENANCE_PRIORITY,
         )(_retry_stalled_jobs)
-        self.app.periodic(cron=_STALLED_CHECK_CRON)(stalled)
+        # periodic_id: knowledge bases sharing a database each get their tick (deduplicated per id).
+        self.app.periodic(cron=_STALLED_CHECK_CRON, periodic_id=self.settings.collection)(stalled)
 
     # -- adding jobs ---------------------------------------------------------------------------------
 
