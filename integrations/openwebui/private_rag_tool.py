@@ -1,7 +1,7 @@
 """
 title: private-rag
 author: private-rag
-version: 0.1.0
+version: 0.1.1
 description: Search your private-rag knowledge base and get answers citing your own documents.
 requirements:
 """

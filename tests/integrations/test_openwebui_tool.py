@@ -177,7 +177,7 @@ def test_openwebui_loader_parses_the_tool(openwebui_python: Path, tmp_path: Path
     result = json.loads(line.removeprefix("@@JSON@@"))
 
     assert result["frontmatter"]["title"] == "private-rag"
-    assert result["frontmatter"]["version"] == "0.1.0"
+    assert result["frontmatter"]["version"] == "0.1.1"
     assert result["citation"] is False
 
     specs = {spec["name"]: spec for spec in result["specs"]}
