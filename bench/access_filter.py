@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
 import shutil
 import tempfile
@@ -63,6 +62,8 @@ from bench.query import (
     ratio,
     raw_shard,
     recall_at_k,
+    record_build,
+    reused_build,
     row_of,
     time_interleaved,
 )
@@ -716,26 +717,6 @@ NOTES = [
 ]
 
 
-BUILD_RECORD = "bench-build.json"  # beside a kept store: how it was built, for a --reuse run
-
-
-def reused_build(corpus: LabelledCorpus, data_dir: Path, spec: StoreSpec) -> dict[str, Any] | None:
-    """The build record of a store a --keep run left, if it is complete (same seed and size: the
-    generator is deterministic); its vectors are not kept, so the numpy check is skipped."""
-    record = data_dir / BUILD_RECORD
-    if not record.exists():
-        return None
-    build: dict[str, Any] = json.loads(record.read_text())
-    store = open_edge(data_dir, spec)
-    try:
-        complete = store.count() == corpus.size == build["chunks"]
-    finally:
-        store.close()
-    if complete:
-        progress(f"[{corpus.size:,}] reusing the store in {data_dir} (built in {build['build_s']} s)")
-    return build | {"reused": True} if complete else None
-
-
 def run(config: Config) -> dict[str, Any]:
     started = time.perf_counter()
     load = {"start": load_average()}
@@ -754,7 +735,7 @@ def run(config: Config) -> dict[str, Any]:
             )
             shutil.rmtree(data_dir, ignore_errors=True)
             build, vectors = build_edge(corpus, data_dir, spec)
-            (data_dir / BUILD_RECORD).write_text(json.dumps(build))
+            record_build(data_dir, build)
         disk = disk_usage(data_dir / COLLECTION)
         load["after_build"] = load_average()
         store = open_edge(data_dir, spec)

@@ -110,6 +110,7 @@ class Config:
     progress_json: Path | None = None  # a snapshot of the build (chunks, seconds, RSS), rewritten as it goes
     workdir: Path | None = None
     keep: bool = False
+    reuse: bool = False  # search the stores --keep left in --workdir instead of building them again
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -494,6 +495,35 @@ def build_edge(
     return build, (np.concatenate(kept) if keep else None)
 
 
+BUILD_RECORD = "bench-build.json"  # beside a kept store: how it was built, for a --reuse run
+
+
+def record_build(data_dir: Path, build: dict[str, Any]) -> None:
+    (data_dir / BUILD_RECORD).write_text(json.dumps(build))
+
+
+def reused_build(
+    corpus: SyntheticCorpus, data_dir: Path, spec: StoreSpec, storage: str = "memory"
+) -> dict[str, Any] | None:
+    """The build record of a store a --keep run left, if it is complete (same seed and size: the
+    generator is deterministic); its vectors are not kept, so the numpy check is skipped.
+    bench/access_filter.py's store is this corpus with access labels: the same vectors and texts."""
+    record = data_dir / BUILD_RECORD
+    if not record.exists():
+        return None
+    build: dict[str, Any] = json.loads(record.read_text())
+    store = open_edge(data_dir, spec, storage)
+    try:
+        complete = store.count() == corpus.size == build["chunks"]
+    finally:
+        store.close()
+    if complete:
+        progress(
+            f"[{corpus.size:,} {storage}] reusing the store in {data_dir} (built in {build['build_s']} s)"
+        )
+    return build | {"reused": True} if complete else None
+
+
 def reopen_probe(
     data_dir: str, vectors: list[Vector], storage: str = "memory", oversampling: float = DEFAULT_OVERSAMPLING
 ) -> dict[str, float]:
@@ -820,8 +850,13 @@ def measure_size(
     spec = StoreSpec(SPEC_EMBEDDER, config.dim)
     data_dir = workdir / (f"size-{size}" if storage == "memory" else f"size-{size}-{storage}")
     tag = f"[{size:,} {storage}]"
-    progress(f"{tag} building the Edge store ({corpus.clusters:,} clusters) in {data_dir}")
-    build, vectors = build_edge(corpus, data_dir, spec, storage, config.progress_json)
+    build, vectors = reused_build(corpus, data_dir, spec, storage) if config.reuse else None, None
+    if build is None:
+        progress(f"{tag} building the Edge store ({corpus.clusters:,} clusters) in {data_dir}")
+        shutil.rmtree(data_dir, ignore_errors=True)
+        build, vectors = build_edge(corpus, data_dir, spec, storage, config.progress_json)
+        if config.keep:
+            record_build(data_dir, build)
     disk = disk_usage(data_dir / COLLECTION)
     progress(f"{tag} reopening in a fresh process")
     reopen = measure_reopen(data_dir, queries, storage, config.oversampling)
@@ -1037,7 +1072,12 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--progress-json", type=Path, help="rewrite a snapshot of the build here as it goes")
     parser.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stores on disk")
+    parser.add_argument(
+        "--reuse", action="store_true", help="search the stores a --keep run left in --workdir, if complete"
+    )
     args = parser.parse_args(argv)
+    if args.reuse and not (args.workdir and args.keep):
+        parser.error("--reuse needs --workdir and --keep (the stores it reuses are kept for the next run)")
     storages = tuple(dict.fromkeys(s.strip() for s in args.storages.split(",") if s.strip()))
     unknown = [s for s in storages if s not in STORAGES]
     if unknown or not storages:
@@ -1067,6 +1107,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         progress_json=args.progress_json,
         workdir=args.workdir,
         keep=args.keep,
+        reuse=args.reuse,
     )
 
 

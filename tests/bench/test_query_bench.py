@@ -199,3 +199,21 @@ def test_an_unknown_store_layout_is_refused(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit):
         query.parse_args(["--storages", "memory,tape"])
     assert "tape" in capsys.readouterr().err
+
+
+def test_a_kept_store_is_reused_not_rebuilt(storages_report: tuple[dict[str, Any], Path]) -> None:
+    _, workdir = storages_report
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        query.main(
+            [
+                "--sizes", str(SIZE), "--storages", "disk-8bit", "--no-e2e", "--queries", "4",
+                "--warmup", "1",
+                "--ef-sweep", "", "--baseline-max", "0", "--oversampling-sweep", "2",
+                "--workdir", str(workdir), "--keep", "--reuse",
+            ]
+        )  # fmt: skip
+    (result,) = json.loads(out.getvalue())["results"]
+    assert result["build"]["reused"]
+    assert result["build"]["chunks"] == SIZE
+    assert result["edge"]["recall_at_10_exact_vs_numpy"].startswith("skipped")  # no vectors kept
