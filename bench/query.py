@@ -952,7 +952,7 @@ def _row(result: dict[str, Any]) -> dict[str, Any]:
         "reopen_s": result["reopen"]["open_s"],
         "first_query_ms": result["reopen"]["first_query_ms"],
         "build_s": result["build"]["build_s"],
-        "build_peak_rss_mib_so_far": result["build"]["peak_rss_mib_so_far"],
+        "build_peak_rss_mib_so_far": result["build"].get("peak_rss_mib_so_far"),  # none if reused
     }
 
 
