@@ -139,10 +139,12 @@ def upload_document(
 def get_job(job_id: str, svc: ServicesDep, _: AdminDep) -> JobOut:
     job = svc.jobs.get(job_id)
     if job is None:
-        raise NotFoundError(
-            f"No upload job {job_id!r}: jobs are kept until the server restarts (the last 1000); "
-            "GET /v1/documents lists what is ingested."
+        kept = (
+            "jobs are kept in the ingest queue's database"
+            if svc.settings.database_url is not None
+            else "jobs are kept until the server restarts (the last 1000)"
         )
+        raise NotFoundError(f"No upload job {job_id!r}: {kept}; GET /v1/documents lists what is ingested.")
     return JobOut.of(job)
 
 
