@@ -753,7 +753,8 @@ def worker() -> None:
     from ingest.worker import queue_settings, run_worker, worker_name
 
     queue_settings(settings)  # RAG_DATABASE_URL unset: say so before loading anything
-    logging.getLogger("procrastinate").setLevel(logging.DEBUG if _debug() else logging.CRITICAL)
+    for noisy in ("procrastinate", "psycopg.pool"):  # a lost database is said once, below, not per retry
+        logging.getLogger(noisy).setLevel(logging.DEBUG if _debug() else logging.CRITICAL)
 
     def show(what: str, detail: str) -> None:
         click.echo(f"{what:>10}  {detail}", err=what in ("failed", "retrying"))

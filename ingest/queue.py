@@ -84,7 +84,9 @@ def describe_database(url: str) -> str:
 
 
 def unreachable(url: str, exc: Exception) -> ServiceUnavailableError:
-    reason = " ".join(str(exc).split()) or exc.__class__.__name__
+    # procrastinate wraps the driver's error in a vague one ("Database error."): say what psycopg said.
+    cause = exc.__cause__ if isinstance(exc, queue_errors.ConnectorException) and exc.__cause__ else exc
+    reason = " ".join(str(cause).split()).rstrip(".") or cause.__class__.__name__
     return ServiceUnavailableError(
         f"Cannot reach the PostgreSQL database {describe_database(url)} (RAG_DATABASE_URL): {reason}. "
         "Start PostgreSQL or fix RAG_DATABASE_URL (postgresql://user:password@host:5432/dbname)."

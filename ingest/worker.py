@@ -19,10 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from procrastinate.exceptions import ConnectorException
+
 from ingest.discover import walk
 from ingest.ledger import Failure, documents_under
 from ingest.parse import title_from_name
-from ingest.queue import RUNNER, IngestQueue, OnEvent, QueueSettings
+from ingest.queue import RUNNER, IngestQueue, OnEvent, QueueSettings, unreachable
 from ingest.service import IngestService, Outcome, source_of
 from rag.config import Settings
 from rag.errors import ConfigError, DocumentError, RagError, ServiceUnavailableError, StaleWriteError
@@ -288,15 +291,20 @@ def run_worker(settings: Settings, on_event: OnEvent) -> int:
             finally:
                 queue.app.close()
         stalled = settings.worker_stalled_after_s
-        queue.app.run_worker(
-            name=worker_name(),
-            queues=[queue.name],
-            concurrency=1,
-            additional_context={RUNNER: runner},
-            update_heartbeat_interval=max(stalled / 3, 1.0),
-            stalled_worker_timeout=stalled,
-            install_signal_handlers=True,
-        )
+        try:
+            queue.app.run_worker(
+                name=worker_name(),
+                queues=[queue.name],
+                concurrency=1,
+                additional_context={RUNNER: runner},
+                update_heartbeat_interval=max(stalled / 3, 1.0),
+                stalled_worker_timeout=stalled,
+                install_signal_handlers=True,
+            )
+        except (ConnectorException, psycopg.OperationalError) as exc:
+            # The database went away under the worker: its job is retried by another one (or by this
+            # one, restarted) once it is back, as for any dead worker.
+            raise unreachable(queue.settings.database_url, exc) from exc
         return runner.jobs_done
     finally:
         service.close()
