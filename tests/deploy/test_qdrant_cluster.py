@@ -18,11 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support.chunks import make_chunk
 
 from rag.config import Settings
 from rag.store import open_store
 from rag.store.base import SearchRequest, VectorStore
-from rag.types import Chunk, StoreSpec, chunk_id, document_id
+from rag.types import Chunk, StoreSpec
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -103,16 +104,10 @@ def _url(node: Any) -> str:
 
 
 def _chunk(document: int, index: int) -> Chunk:
-    source = f"/kb/doc-{document:03d}.txt"
-    doc_id = document_id(source)
-    return Chunk(
-        chunk_id=chunk_id(doc_id, "sha-" + source, index),
-        doc_id=doc_id,
-        source=source,
-        index=index,
-        text=f"document {document} part {index} about topic {document % 7}",
-        title=f"doc-{document:03d}",
-        sha256="sha-" + source,
+    return make_chunk(
+        f"/kb/doc-{document:03d}.txt",
+        index,
+        f"document {document} part {index} about topic {document % 7}",
         access=("group:everyone",) if document % 2 else ("group:hr",),
     )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.chunks import make_chunk
 
 from rag.config import Settings
 from rag.errors import StoreMismatchError
@@ -16,7 +17,7 @@ from rag.store import open_store as open_embedded_store
 from rag.store.base import SearchRequest, VectorStore
 from rag.store.edge import EdgeStore
 from rag.store.server import ServerStore
-from rag.types import Chunk, SearchFilters, StoreSpec, chunk_id, document_id
+from rag.types import SearchFilters, StoreSpec, document_id
 
 SPEC = StoreSpec("test:embedder", 4)
 Opener = Callable[[StoreSpec | None], VectorStore]
@@ -81,20 +82,6 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
 
     client = QdrantClient(":memory:")
     yield closing(lambda spec: ServerStore(client, "contract", ":memory:").open(spec))
-
-
-def make_chunk(source: str, index: int, text: str, **extra: Any) -> Chunk:
-    doc_id = document_id(source)
-    return Chunk(
-        chunk_id=chunk_id(doc_id, "sha-" + source, index),
-        doc_id=doc_id,
-        source=source,
-        index=index,
-        text=text,
-        title=Path(source).stem,
-        sha256="sha-" + source,
-        **extra,
-    )
 
 
 CORPUS = [

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from qdrant_client import QdrantClient
+from support.chunks import make_chunk
 from support.processes import free_port
 from support.qdrant_rest import (
     Fault,
@@ -32,7 +32,7 @@ from rag.errors import ServiceUnavailableError, StoreError, StoreMismatchError
 from rag.store.base import SearchRequest
 from rag.store.server import ServerStore
 from rag.store.server_retry import RetryPolicy
-from rag.types import Chunk, SearchFilters, StoreSpec, chunk_id, document_id
+from rag.types import Chunk, SearchFilters, StoreSpec
 
 SPEC = StoreSpec("test:embedder", 4)
 POLICY = RetryPolicy(attempts=4, first_delay_s=0.25, max_delay_s=1.0)
@@ -57,17 +57,7 @@ def _store(urls: list[str], waits: Waits, policy: RetryPolicy = POLICY, timeout:
 
 
 def _chunk(source: str, index: int, text: str, access: tuple[str, ...] = ("group:everyone",)) -> Chunk:
-    doc_id = document_id(source)
-    return Chunk(
-        chunk_id=chunk_id(doc_id, "sha-" + source, index),
-        doc_id=doc_id,
-        source=source,
-        index=index,
-        text=text,
-        title=Path(source).stem,
-        sha256="sha-" + source,
-        access=access,
-    )
+    return make_chunk(source, index, text, access=access)
 
 
 LEAVE = _chunk("/kb/handbook.pdf", 0, "Parental leave policy: 16 weeks at full pay.", ("group:hr",))
