@@ -287,6 +287,9 @@ def open_services(
     if serving:
         services.follow_access_rules()
     if serving and settings.watch_dir is not None:
+        # With RAG_DATABASE_URL the watcher queues files for `rag worker`, never ingests here.
+        uploads = services.jobs
+        jobs = uploads.folder_jobs(services.ingest) if isinstance(uploads, QueuedUploads) else None
         services.watcher = FolderWatcher(
             settings.watch_dir,
             services.ingest,
@@ -295,6 +298,9 @@ def open_services(
             poll=settings.watch_poll,
             poll_interval_s=settings.watch_poll_interval_s,
             exclude=settings.data_dir,
-            on_event=lambda what, _detail: services.count_ingested(what) if what != "reconciled" else None,
+            on_event=lambda what, _detail: (
+                services.count_ingested(what) if what not in ("reconciled", "queued") else None
+            ),
+            queue=jobs,
         ).start()
     return services

@@ -5,6 +5,10 @@ entry in a queue, so ten saves of a file become one ingest. A single worker take
 has stopped changing for the debounce window, and does it through the same IngestService as `rag ingest`.
 On start, and whenever the watcher cannot tell what happened, a full reconciliation of the folder against
 the ledger puts everything right: the ledger, not the event stream, is the source of truth.
+
+With a ``queue`` (RAG_DATABASE_URL: `rag worker` processes ingest), the watcher ingests nothing itself:
+each quiet path becomes a job, and a reconciliation queues what changed, as `rag scan` does. The workers
+stay the only writers of a file, and server replicas watching one folder queue each change once.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
@@ -32,6 +36,14 @@ log = logging.getLogger(__name__)
 # How often the worker checks that the observer thread is still alive.
 _SUPERVISE_S = 5.0
 _RECONCILE = "<reconcile>"  # queue key of a full reconciliation of the folder
+
+
+class JobQueue(Protocol):
+    """Where the watcher's work goes when workers do the ingesting (ingest.worker.FolderJobs)."""
+
+    def enqueue_path(self, source: str) -> bool: ...  # False: a job for it was already waiting
+
+    def enqueue_changes(self, root: Path) -> str: ...  # a scan; says what it queued
 
 
 @dataclass
@@ -65,9 +77,11 @@ class FolderWatcher:
         poll_interval_s: float = 2.0,
         exclude: Path | None = None,
         on_event: Callable[[str, str], None] | None = None,
+        queue: JobQueue | None = None,
     ) -> None:
         self.root = root.expanduser().resolve()
         self._ingest = ingest
+        self._queue = queue
         self._lock = lock or threading.Lock()
         self._debounce_s = debounce_s
         self._exclude = exclude.resolve() if exclude else None
@@ -249,6 +263,9 @@ class FolderWatcher:
             self._cond.wait(timeout=max(min(waits), 0.01))
 
     def _process(self, key: str, item: _Pending) -> None:
+        if self._queue is not None:
+            self._queue_job(self._queue, key, item)
+            return
         if key == _RECONCILE:
             report = self._ingest.sync([self.root], remove_missing=True, exclude=self._exclude)
             for name in ("added", "updated", "removed"):
@@ -277,6 +294,18 @@ class FolderWatcher:
         elif self._ingest.forget(source_of(path)):
             self._count("removed")
             self._emit("removed", key)
+
+    def _queue_job(self, queue: JobQueue, key: str, item: _Pending) -> None:
+        if key == _RECONCILE:
+            self._emit("reconciled", f"{self.root} ({queue.enqueue_changes(self.root)})")
+            return
+        # A path's job ingests, updates or removes it, whichever the file needs when a worker gets to it.
+        # A move is two jobs, the old path's removal and the new path's ingest (re-embedded): one job
+        # per path keeps its per-path lock, so two workers never write one file.
+        paths = [Path(key)] + ([item.move_from] if item.move_from is not None else [])
+        for path in paths:
+            self._count("queued" if queue.enqueue_path(source_of(path)) else "already queued")
+        self._emit("queued", " <- ".join(str(path) for path in paths))
 
     def _forget_folder(self, folder: Path) -> None:
         for record in self._ingest.known_under(folder):

@@ -129,6 +129,21 @@ def scan(service: IngestService, queue: IngestQueue, root: Path) -> ScanReport:
     return report
 
 
+class FolderJobs:
+    """The folder watcher's work as queue jobs (`rag serve --watch` with RAG_DATABASE_URL): the server
+    queues, the workers ingest. The same queueing lock per path as `rag scan`."""
+
+    def __init__(self, service: IngestService, queue: IngestQueue) -> None:
+        self._service = service
+        self._queue = queue
+
+    def enqueue_path(self, source: str) -> bool:
+        return self._queue.enqueue_path(source)
+
+    def enqueue_changes(self, root: Path) -> str:
+        return describe_scan(scan(self._service, self._queue, root))
+
+
 def _failed_after_change(failure: Failure, mtime: float) -> bool:
     try:
         failed_at = datetime.fromisoformat(failure.failed_at).timestamp()

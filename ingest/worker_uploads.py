@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 from ingest.jobs import Job, JobStatus
 from ingest.ledger import Ledger
-from ingest.service import Outcome
+from ingest.service import IngestService, Outcome
 from rag.config import Settings
 from rag.errors import ConfigError, RagError, ServiceUnavailableError
 
 if TYPE_CHECKING:  # the queue's packages come with the `scale` extra: imported only when it is used
     from ingest.queue import IngestQueue, JobRow
+    from ingest.worker import FolderJobs
 
 _POLL_S = 0.25  # how often an upload with ?wait=true looks at its job
 
@@ -75,6 +76,12 @@ class QueuedUploads:
             return None
         row = self._queue.upload_job(int(job_id))
         return None if row is None else self._job(row)
+
+    def folder_jobs(self, service: IngestService) -> FolderJobs:
+        """The folder watcher's way to queue files on this server's queue, for the workers."""
+        from ingest.worker import FolderJobs
+
+        return FolderJobs(service, self._queue)
 
     @property
     def running(self) -> bool:
