@@ -16,6 +16,9 @@ Built on procrastinate, in the same database as the ledger. One job per file pat
 
 Uploads are jobs too: the API stores the file and adds the job and its status row in one transaction, so
 every job id it hands out can be looked up, and no upload is queued without its row.
+
+Finished jobs (succeeded or failed alike, so a failure stays visible) are removed once they are older
+than ``retention_days``, by an hourly task on the workers, with the stored copy of an upload that failed.
 """
 
 from __future__ import annotations
@@ -45,10 +48,13 @@ PATH_TASK = "rag_ingest_path"
 UPLOAD_TASK = "rag_ingest_upload"
 SCAN_TASK = "rag_scan"
 STALLED_TASK = "rag_retry_stalled_jobs"
+CLEANUP_TASK = "rag_remove_old_jobs"
 RUNNER = "runner"  # the worker's JobRunner, in each job's context
 # Maintenance before files: a stalled job holds its file's lock until it is put back.
 _MAINTENANCE_PRIORITY = 10
 _STALLED_CHECK_CRON = "* * * * * */10"  # every 10 seconds (procrastinate's sixth column: seconds)
+_CLEANUP_CRON = "17 * * * *"  # hourly: a retention counted in days needs no more
+_FINISHED = ["succeeded", "failed", "cancelled", "aborted"]
 _SCHEMA_LOCK = 0x7261675F71  # pg_advisory_xact_lock key: one process applies the schema at a time
 _CONNECT_TIMEOUT_S = 10
 # Backoff when the embedder or store is down: 2, 4, 8, ... seconds, at most this long.
@@ -66,6 +72,14 @@ CREATE TABLE IF NOT EXISTS rag_job_results (
     error_code  text,
     error       text
 )
+"""
+
+# Failed uploads about to be removed, by the rule of procrastinate's delete_old_jobs (its last event).
+_EXPIRED_FAILED_UPLOADS = """
+SELECT job.args->>'staged' FROM procrastinate_jobs job
+WHERE job.queue_name = %(queue)s AND job.task_name = %(task)s AND job.status = 'failed'
+  AND (SELECT max(event.at) FROM procrastinate_events event WHERE event.job_id = job.id)
+      < NOW() - make_interval(hours => %(nb_hours)s)
 """
 
 
@@ -118,6 +132,7 @@ class QueueSettings:
     max_attempts: int = 8
     scan_interval_s: float = 300.0
     stalled_after_s: float = 30.0
+    retention_days: int = 7  # 0: finished jobs are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +224,18 @@ class IngestQueue:
         # periodic_id: knowledge bases sharing a database each get their tick (deduplicated per id).
         self.app.periodic(cron=_STALLED_CHECK_CRON, periodic_id=self.settings.collection)(stalled)
 
+        def remove_old_jobs(timestamp: int) -> str:
+            return f"{self.remove_old_jobs()} old jobs removed"
+
+        cleanup = task(
+            name=CLEANUP_TASK,
+            queue=queue,
+            queueing_lock=self._key(CLEANUP_TASK),
+            priority=_MAINTENANCE_PRIORITY,
+        )(remove_old_jobs)
+        if self.settings.retention_days > 0:
+            self.app.periodic(cron=_CLEANUP_CRON, periodic_id=self.settings.collection)(cleanup)
+
     # -- adding jobs ---------------------------------------------------------------------------------
 
     def enqueue_path(self, source: str) -> bool:
@@ -292,6 +319,29 @@ class IngestQueue:
                 (now_iso(), outcome, doc_id, error_code, error, job_id),
             )
 
+    def remove_old_jobs(self) -> int:
+        """Remove this queue's jobs finished more than ``retention_days`` ago, failed ones included (they
+        stayed visible as long as the others), and the stored copies of uploads that failed. Returns how
+        many jobs went. procrastinate's own cleanup (builtin_tasks.remove_old_jobs) runs the same query;
+        it is run here so the failed uploads' files go in the same step as their jobs."""
+        hours = self.settings.retention_days * 24
+        if hours <= 0:
+            return 0
+        window = {"queue": self.name, "nb_hours": hours}
+        with self._connection() as conn:
+            for (staged,) in conn.execute(_EXPIRED_FAILED_UPLOADS, window | {"task": UPLOAD_TASK}):
+                remove_failed_upload(Path(staged))
+            removed = conn.execute(
+                procrastinate.sql.queries["delete_old_jobs"], window | {"statuses": _FINISHED}
+            ).rowcount
+            conn.execute(  # the status rows of upload jobs that are gone (of any knowledge base)
+                "DELETE FROM rag_job_results r WHERE NOT EXISTS "
+                "(SELECT 1 FROM procrastinate_jobs j WHERE j.id = r.job_id)"
+            )
+        if removed:
+            log.info("removed %d ingest jobs finished more than %d days ago", removed, hours // 24)
+        return int(removed)
+
     def counts(self) -> dict[str, int]:
         """Jobs by status (todo, doing, succeeded, failed, ...)."""
         with self._connection() as conn:
@@ -307,6 +357,13 @@ class IngestQueue:
             return psycopg.connect(self.settings.database_url, connect_timeout=_CONNECT_TIMEOUT_S)
         except psycopg.OperationalError as exc:
             raise unreachable(self.settings.database_url, exc) from exc
+
+
+def remove_failed_upload(staged: Path) -> None:
+    """The stored copy of an upload whose job failed: a hidden file in the uploads folder, never the
+    document of that name (a failed job never leaves its copy under the document's name)."""
+    if staged.name.startswith("."):
+        staged.unlink(missing_ok=True)
 
 
 # -- the tasks, run by a worker (ingest.worker.JobRunner does the work) ------------------------------
@@ -325,7 +382,9 @@ def _run_path(context: JobContext, source: str) -> str:
 
 def _run_upload(context: JobContext, staged: str, target: str, access: list[str] | None) -> str:
     assert context.job.id is not None
-    return str(_runner(context).ingest_upload(context.job.id, Path(staged), Path(target), access))
+    runner = _runner(context)
+    last = context.job.attempts + 1 >= runner.queue.settings.max_attempts  # attempts: those before this one
+    return str(runner.ingest_upload(context.job.id, Path(staged), Path(target), access, last_attempt=last))
 
 
 def _run_scan(context: JobContext, root: str) -> str:

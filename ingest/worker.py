@@ -51,6 +51,7 @@ def queue_settings(settings: Settings) -> QueueSettings:
         max_attempts=settings.job_max_attempts,
         scan_interval_s=settings.scan_interval_s,
         stalled_after_s=settings.worker_stalled_after_s,
+        retention_days=settings.job_retention_days,
     )
 
 
@@ -197,9 +198,12 @@ class JobRunner:
         detail = f"{shown} ({chunks} chunks)" if chunks else shown
         return self._done(outcome.value, detail, started)
 
-    def ingest_upload(self, job_id: int, staged: Path, target: Path, access: list[str] | None) -> str:
+    def ingest_upload(
+        self, job_id: int, staged: Path, target: Path, access: list[str] | None, *, last_attempt: bool = False
+    ) -> str:
         """An upload stored by the API: parsed from its staged copy, which replaces ``target`` only once
-        it has parsed (an unreadable upload never replaces an earlier good one of the same name)."""
+        it has parsed (an unreadable upload never replaces an earlier good one of the same name).
+        ``last_attempt``: no retry follows if the embedder or the store is down now."""
         started = time.monotonic()
         try:
             if staged.exists():
@@ -217,7 +221,10 @@ class JobRunner:
         except StaleWriteError:
             document, outcome = self.service.ledger.by_source(source_of(target)), Outcome.UPDATED
         except ServiceUnavailableError as exc:
-            self.on_event("retrying", f"{target.name}: {exc.message}")
+            if last_attempt:
+                self._give_up_upload(job_id, staged, target, exc)
+            else:
+                self.on_event("retrying", f"{target.name}: {exc.message}")
             raise
         except RagError as exc:
             staged.unlink(missing_ok=True)
@@ -232,6 +239,33 @@ class JobRunner:
             raise
         self.queue.record_result(job_id, outcome=outcome.value, doc_id=document.doc_id if document else None)
         return self._done(outcome.value, f"{target.name} (upload)", started)
+
+    def _give_up_upload(self, job_id: int, staged: Path, target: Path, exc: ServiceUnavailableError) -> None:
+        """Every attempt found the embedder or the store down. The job fails with the reason, and the
+        upload is not lost silently: a new document's copy goes back to the job's hidden stored file
+        (the uploads folder then holds only ingested documents), kept until the job itself is removed
+        after RAG_JOB_RETENTION_DAYS, for an admin to recover. A new version of a document already in
+        the index stays in place under its name: the earlier version's file was replaced by the attempt
+        that put it there, and the next upload or scan of it brings the index up to date."""
+        attempts = self.queue.settings.max_attempts
+        reason = f"{target.name} was not ingested: {exc.message} (at all {attempts} attempts)."
+        if (
+            not staged.exists()
+            and target.exists()
+            and self.service.ledger.by_source(source_of(target)) is None
+        ):
+            target.replace(staged)
+        if staged.exists():
+            days = self.queue.settings.retention_days
+            kept = f"for {days} days (RAG_JOB_RETENTION_DAYS)" if days else "until an admin removes it"
+            reason += (
+                f" The uploaded file is kept on the server {kept}; upload it again once /ready says ready."
+            )
+            self.on_event("failed", f"{target.name}: {exc.message}; kept as {printable(str(staged))}")
+        else:
+            reason += " The index still has its earlier version; upload it again once /ready says ready."
+            self.on_event("failed", f"{target.name}: {exc.message}")
+        self.queue.record_result(job_id, error_code=exc.code, error=reason)
 
     def scan(self, root: str) -> str:
         """The periodic scan: queue the next one first, so a scan cut short never ends the chain."""

@@ -120,6 +120,16 @@ class QueuedUploads:
 
 
 def _error(code: str | None, message: str) -> RagError:
-    error = RagError(message)
+    """The error a worker recorded, as its class again, so the API answers it with the class's status
+    (503 for an embedder that was down, not 500)."""
+    cls = next((c for c in _error_classes(RagError) if c.code == code), RagError)
+    try:
+        error = cls(message)
+    except TypeError:  # an error class that needs more than a message
+        error = RagError(message)
     error.code = code or RagError.code
     return error
+
+
+def _error_classes(cls: type[RagError]) -> list[type[RagError]]:
+    return [cls] + [sub for direct in cls.__subclasses__() for sub in _error_classes(direct)]

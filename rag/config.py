@@ -459,6 +459,13 @@ class Settings(BaseSettings):
         description="A `rag worker` whose heartbeat (sent every third of this) stops for this long is "
         "taken for dead, and its job is queued again for another worker.",
     )
+    job_retention_days: int = Field(
+        default=7,
+        ge=0,
+        le=3650,
+        description="Finished ingest jobs (done or failed) are kept in the queue's database this many days, "
+        "then removed by the workers (hourly), with the stored copy of an upload that failed. 0: keep them.",
+    )
 
     @field_validator("ollama_host")
     @classmethod

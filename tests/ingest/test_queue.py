@@ -143,3 +143,75 @@ def test_worker_commands_say_when_the_database_is_down(
     assert result.exit_code == 1
     assert "Cannot reach the PostgreSQL database rag on 127.0.0.1" in result.output
     assert "Traceback" not in result.output
+
+
+def _finish(url: str, job_id: int, status: str, days_ago: float) -> None:
+    """A job taken and finished as a worker does (procrastinate's own function and event triggers),
+    ``days_ago``."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE procrastinate_jobs SET status = 'doing' WHERE id = %s", (job_id,))
+        conn.execute("SELECT procrastinate_finish_job_v1(%s, %s, false)", (job_id, status))
+        conn.execute(
+            "UPDATE procrastinate_events SET at = at - make_interval(secs => %s) WHERE job_id = %s",
+            (days_ago * 86_400, job_id),
+        )
+
+
+def _path_job(url: str, source: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT id FROM procrastinate_jobs WHERE args->>'source' = %s", (source,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _remaining(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT coalesce(args->>'source', args->>'target') FROM procrastinate_jobs")
+        return {str(Path(row[0]).name) for row in rows}
+
+
+def test_finished_jobs_are_removed_after_the_retention_failed_ones_too_with_their_stored_uploads(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    settings = QueueSettings(postgres_url, collection="kb", retention_days=7)
+    with (
+        IngestQueue(settings) as queue,
+        IngestQueue(QueueSettings(postgres_url, collection="other")) as other,
+    ):
+        for name in ("old-done", "old-failed", "recent-failed", "old-waiting"):
+            queue.enqueue_path(f"/docs/{name}.txt")
+        other.enqueue_path("/docs/other-kb-old-done.txt")
+        uploads = {}
+        for name in ("old-upload", "recent-upload"):
+            staged = tmp_path / f".{name}.part.txt"
+            staged.write_text("kept while its failed job is")
+            uploads[name] = (queue.enqueue_upload(staged, tmp_path / f"{name}.txt", None).id, staged)
+        _finish(postgres_url, _path_job(postgres_url, "/docs/old-done.txt"), "succeeded", days_ago=8)
+        _finish(postgres_url, _path_job(postgres_url, "/docs/old-failed.txt"), "failed", days_ago=8)
+        _finish(postgres_url, _path_job(postgres_url, "/docs/recent-failed.txt"), "failed", days_ago=6)
+        _finish(postgres_url, _path_job(postgres_url, "/docs/other-kb-old-done.txt"), "succeeded", days_ago=8)
+        _finish(postgres_url, uploads["old-upload"][0], "failed", days_ago=8)
+        _finish(postgres_url, uploads["recent-upload"][0], "failed", days_ago=1)
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # waiting for 8 days: not finished
+            conn.execute("UPDATE procrastinate_events SET at = at - interval '8 days' WHERE job_id = %s",
+                         (_path_job(postgres_url, "/docs/old-waiting.txt"),))  # fmt: skip
+
+        assert queue.remove_old_jobs() == 3
+        assert _remaining(postgres_url) == {
+            "recent-failed.txt", "old-waiting.txt", "other-kb-old-done.txt", "recent-upload.txt"
+        }  # fmt: skip
+        old_id, old_staged = uploads["old-upload"]
+        recent_id, recent_staged = uploads["recent-upload"]
+        assert not old_staged.exists() and queue.upload_job(old_id) is None
+        assert recent_staged.exists() and queue.upload_job(recent_id) is not None
+        assert queue.remove_old_jobs() == 0  # nothing else is old enough
+
+    # 0 keeps finished jobs; otherwise the workers run the cleanup hourly.
+    assert IngestQueue(QueueSettings(postgres_url, collection="kb", retention_days=0)).remove_old_jobs() == 0
+    assert len(_remaining(postgres_url)) == 4
+    periodic = {p.task.name for p in IngestQueue(settings).app.periodic_registry.periodic_tasks.values()}
+    assert "rag_remove_old_jobs" in periodic
+    never = IngestQueue(QueueSettings(postgres_url, retention_days=0)).app.periodic_registry.periodic_tasks
+    assert "rag_remove_old_jobs" not in {p.task.name for p in never.values()}
