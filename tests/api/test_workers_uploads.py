@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from api_support import API_KEY, AUTH, upload
 from fastapi.testclient import TestClient
@@ -24,6 +25,8 @@ from support.ollama_server import OllamaProtocolServer, hashing_embed
 
 from api.app import create_app
 from api.services import Services
+from ingest.queue import IngestQueue
+from ingest.worker import queue_settings
 from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,16 +65,26 @@ def api(tmp_path: Path, postgres_url: str, ollama: OllamaProtocolServer) -> Iter
 
 
 @pytest.fixture
+def worker_env() -> dict[str, str]:
+    """More settings for the worker (a test parametrizes this)."""
+    return {}
+
+
+@pytest.fixture
 def worker(
-    tmp_path: Path, postgres_url: str, ollama: OllamaProtocolServer
+    tmp_path: Path, postgres_url: str, ollama: OllamaProtocolServer, worker_env: dict[str, str]
 ) -> Iterator[subprocess.Popen[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {
-        "RAG_DATA_DIR": str(tmp_path / "worker"),
-        "RAG_DATABASE_URL": postgres_url,
-        "RAG_EMBEDDER": "ollama:nomic-embed-text",
-        "RAG_OLLAMA_HOST": ollama.url,
-        "PYTHONPATH": str(ROOT),
-    }
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+        | {
+            "RAG_DATA_DIR": str(tmp_path / "worker"),
+            "RAG_DATABASE_URL": postgres_url,
+            "RAG_EMBEDDER": "ollama:nomic-embed-text",
+            "RAG_OLLAMA_HOST": ollama.url,
+            "PYTHONPATH": str(ROOT),
+        }
+        | worker_env
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "worker"],
         env=env,
@@ -167,3 +180,40 @@ def test_an_upload_waits_out_an_embedder_outage_and_is_ingested_once_it_is_back(
     embedder_down.clear()
     done = wait_for_job(api, job["id"])
     assert (done["status"], done["outcome"]) == ("done", "added")
+
+
+@pytest.mark.parametrize("worker_env", [{"RAG_JOB_MAX_ATTEMPTS": "2"}])
+def test_an_upload_the_embedder_was_down_for_fails_with_why_and_keeps_its_copy_as_long_as_its_job(
+    api: TestClient,
+    worker: subprocess.Popen[str],
+    embedder_down: threading.Event,
+    tmp_path: Path,
+    postgres_url: str,
+) -> None:
+    services: Services = api.app.state.services  # type: ignore[attr-defined]
+    uploads = services.settings.uploads_dir
+    page = tmp_path / "canteen.md"
+    page.write_text("# Canteen\n\nThe canteen opens at eight.\n")
+    embedder_down.set()
+    job = upload(api, page, wait=False).json()
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute("SELECT args->>'staged' FROM procrastinate_jobs WHERE id = %s", (int(job["id"]),))
+        staged = Path(row.fetchone()[0])  # type: ignore[index]
+    failed = wait_for_job(api, job["id"])
+    assert failed["status"] == "failed" and failed["error"]["code"] == "embedder_unavailable"
+    message = failed["error"]["message"]
+    assert "canteen.md was not ingested" in message and "at all 2 attempts" in message
+    assert "kept on the server for 7 days (RAG_JOB_RETENTION_DAYS)" in message
+    # Not under its name (nothing un-ingested in the uploads folder), but not lost: the job's copy.
+    assert not (uploads / "canteen.md").exists()
+    assert staged.read_text() == page.read_text()
+    # ?wait=true sees the same failure as a 503, the status of an embedder that is down.
+    waited = upload(api, page, name="menu.md")
+    assert (waited.status_code, waited.json()["error"]["code"]) == (503, "embedder_unavailable")
+
+    # Once the job is older than the retention, the workers' cleanup removes it and the copy.
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("UPDATE procrastinate_events SET at = at - interval '8 days'")
+    assert IngestQueue(queue_settings(services.settings)).remove_old_jobs() >= 2  # + the stalled checks
+    assert list(uploads.glob(".*.part*")) == []
+    assert api.get(f"/v1/jobs/{job['id']}", headers=AUTH).status_code == 404
