@@ -25,7 +25,7 @@ from support.ollama_server import OllamaProtocolServer, hashing_embed
 
 from api.app import create_app
 from api.services import Services
-from ingest.queue import IngestQueue
+from ingest.queue import CLEANUP_TASK, IngestQueue
 from ingest.worker import queue_settings
 from rag.config import Settings
 
@@ -211,9 +211,21 @@ def test_an_upload_the_embedder_was_down_for_fails_with_why_and_keeps_its_copy_a
     waited = upload(api, page, name="menu.md")
     assert (waited.status_code, waited.json()["error"]["code"]) == (503, "embedder_unavailable")
 
-    # Once the job is older than the retention, the workers' cleanup removes it and the copy.
+    # Once the job is older than the retention, the workers' cleanup (hourly; its job deferred here as
+    # the periodic deferrer does) removes it and the copy.
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("UPDATE procrastinate_events SET at = at - interval '8 days'")
-    assert IngestQueue(queue_settings(services.settings)).remove_old_jobs() >= 2  # + the stalled checks
+    with IngestQueue(queue_settings(services.settings)) as queue:
+        cleanup = queue.app.configure_task(CLEANUP_TASK).defer(timestamp=int(time.time()))
+    deadline = time.monotonic() + 60
+    while (status := _job_status(postgres_url, cleanup)) != "succeeded":
+        assert status in ("todo", "doing") and time.monotonic() < deadline, status
+        time.sleep(0.1)
     assert list(uploads.glob(".*.part*")) == []
     assert api.get(f"/v1/jobs/{job['id']}", headers=AUTH).status_code == 404
+
+
+def _job_status(url: str, job_id: int) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT status::text FROM procrastinate_jobs WHERE id = %s", (job_id,)).fetchone()
+    return str(row[0]) if row else "gone"
