@@ -706,8 +706,19 @@ def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> No
     _refuse_if_served(ctx, settings, "Let the server watch the folder (`rag serve --watch`)")
     services = _services(ctx, settings)
     kb, service = services.kb, services.ingest
-    with _loading_model(settings):
-        _ = kb.store  # load the embedder and open the store now, not on the first dropped file
+    jobs = None
+    if settings.database_url is not None:  # `rag worker` processes ingest: this only queues the changes
+        from ingest.worker_uploads import require_queue_packages
+
+        require_queue_packages()
+        from ingest.worker import FolderJobs, open_queue
+
+        queue = open_queue(settings)
+        ctx.call_on_close(queue.close)
+        jobs = FolderJobs(service, queue)
+    else:
+        with _loading_model(settings):
+            _ = kb.store  # load the embedder and open the store now, not on the first dropped file
 
     def show(what: str, detail: str) -> None:
         click.echo(f"{what:>10}  {detail}", err=what == "failed")
@@ -720,6 +731,7 @@ def watch(ctx: click.Context, folder: Path, poll: bool | None, once: bool) -> No
         poll_interval_s=settings.watch_poll_interval_s,
         exclude=settings.data_dir,
         on_event=show,
+        queue=jobs,
     ).start()
     if once:
         watcher.wait_idle(timeout=24 * 3600)

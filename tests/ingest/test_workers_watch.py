@@ -18,9 +18,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from pydantic import SecretStr
 from support.ollama_server import OllamaProtocolServer, hashing_embed
 
+from api.cli import cli
 from api.services import Services, open_services
 from ingest.queue import PATH_TASK
 from ingest.service import source_of
@@ -173,3 +175,19 @@ def test_a_worker_ingests_what_the_watching_server_queued_moves_and_deletes_incl
     eventually(lambda: sources() == {source_of(watched / "moved.md")})
     eventually(lambda: path_jobs(postgres_url) == [] and path_jobs(postgres_url, "doing") == [])
     assert path_jobs(postgres_url, "failed") == []
+
+
+def test_rag_watch_with_a_database_queues_the_folder_for_the_workers(
+    watched: Path, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in list(os.environ):
+        if key.startswith("RAG_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("RAG_EMBEDDER", "ollama:nomic-embed-text")  # never reached: nothing is embedded
+    monkeypatch.setenv("RAG_OLLAMA_HOST", "http://127.0.0.1:9")
+    result = CliRunner().invoke(cli, ["watch", "--once", str(watched)])
+    assert result.exit_code == 0, result.output
+    assert "queued 1 (new 1" in result.output
+    assert path_jobs(postgres_url) == [source_of(watched / "before.md")]
