@@ -139,8 +139,10 @@ def upload_document(
 def get_job(job_id: str, svc: ServicesDep, _: AdminDep) -> JobOut:
     job = svc.jobs.get(job_id)
     if job is None:
+        days = svc.settings.job_retention_days
         kept = (
-            "jobs are kept in the ingest queue's database"
+            "jobs are kept in the ingest queue's database "
+            + (f"for {days} days (RAG_JOB_RETENTION_DAYS)" if days > 0 else "until removed")
             if svc.settings.database_url is not None
             else "jobs are kept until the server restarts (the last 1000)"
         )

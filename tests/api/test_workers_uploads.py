@@ -126,7 +126,10 @@ def test_an_upload_is_queued_for_the_workers_and_its_job_reported_from_the_queue
     assert again["status"] == "queued"  # no worker yet; the API itself ingests nothing
     unknown = api.get("/v1/jobs/no-such-job", headers=AUTH)
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "not_found")
-    assert "jobs are kept in the ingest queue's database" in unknown.json()["error"]["message"]
+    assert (
+        "kept in the ingest queue's database for 7 days (RAG_JOB_RETENTION_DAYS)"
+        in unknown.json()["error"]["message"]
+    )
 
 
 def test_a_worker_ingests_queued_uploads_and_the_jobs_say_how_it_went(
