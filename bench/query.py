@@ -392,6 +392,20 @@ def open_edge(
     return store
 
 
+def rss_split_mib() -> dict[str, float]:
+    """Resident memory by kind: anonymous (the engine's own heap) and file-backed (mmap pages of the
+    store's files, which the kernel can drop and read again: with vectors on disk most of a build's RSS)."""
+    split: dict[str, float] = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile"):
+                split[f"{name[3:].lower()}_rss_mib"] = round(int(value.split()[0]) / 1024, 1)
+    except OSError:
+        pass
+    return split
+
+
 class BuildProgress:
     """What a long build has done so far, in a JSON file rewritten every ``every_s`` seconds and at each
     stage: a 10M build takes hours, and a run cut short should still say how far it got and how fast."""
@@ -427,6 +441,7 @@ class BuildProgress:
         snapshot = self._state | {
             "elapsed_s": round(elapsed, 1),
             "rss_mib": current_rss_mib(),
+            **rss_split_mib(),
             "peak_rss_mib": peak_rss_mib(),
             "load_average": load_average(),
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -193,6 +193,7 @@ def test_a_build_leaves_a_snapshot_of_how_far_it_got(storages_report: tuple[dict
     assert snapshot["storage"] == "disk-8bit" and snapshot["stage"] == "done"  # the last build's
     assert snapshot["chunks"] == SIZE
     assert snapshot["upsert_s"] > 0 and snapshot["optimize_s"] > 0 and snapshot["rss_mib"] > 0
+    assert snapshot["anon_rss_mib"] > 0 and snapshot["file_rss_mib"] >= 0
 
 
 def test_an_unknown_store_layout_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
