@@ -188,7 +188,8 @@ class Settings(BaseSettings):
         default=False,
         description="Embedded store: keep the dense vectors, the HNSW graph and the BM25 index in files the "
         "system reads on demand (mmap) instead of in memory, for a store larger than RAM (10M 384-d chunks "
-        "hold 15 GiB of vectors). Best with RAG_STORE_QUANTIZATION=8bit. Changing it on an existing store "
+        "hold 15 GiB of vectors). With RAG_STORE_QUANTIZATION=8bit, worth it above ~4M chunks (1M: 0.93 GiB "
+        "of memory instead of 2.2 GiB, recall@10 0.989 instead of 0.999). Changing it on an existing store "
         "is applied in place: its chunks are rewritten at the next optimisation (after the next ingest).",
     )
     store_quantization: Literal["none", "8bit"] = Field(
