@@ -115,7 +115,7 @@ def test_crash_between_store_write_and_ledger_converges(
         "<h1>IT</h1><h2>VPN</h2><p>The VPN gateway moved to gw2.example.internal.</p>"
     )
 
-    def crash(record: object) -> None:
+    def crash(record: object, **compare_and_set: object) -> None:
         raise KeyboardInterrupt  # the process dies after the store write, before the ledger write
 
     monkeypatch.setattr(service.ledger, "put", crash)
