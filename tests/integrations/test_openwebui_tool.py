@@ -125,11 +125,23 @@ def openwebui_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-# -- 1. Open WebUI's loader ------------------------------------------------------------------------
+# -- 1. Inside Open WebUI's venv: its loader, and its own user token -----------------------------
 
-LOADER_SCRIPT = textwrap.dedent(
+SECRET_ENV = "FORWARD_USER_INFO_HEADER_JWT_SECRET"
+# At least 32 bytes: PyJWT warns about shorter HMAC keys, and so should an admin's secret be.
+USER_SECRET = "tool-test-user-secret-5b0e9d2c41a7f836"
+OTHER_SECRET = "tool-test-other-secret-93c1e07a5d2b4f68"
+CHAT_USER = {"id": "2f1c6a0e-user-alice", "email": "alice@example.com", "name": "Alice", "role": "user"}
+
+# One run for both checks: importing Open WebUI (and migrating its fresh database) is most of the
+# cost, ~12 s a process here. The tool reads the secret at call time, so the loader's view of the
+# valves does not depend on it being set.
+INSIDE_OPENWEBUI_SCRIPT = textwrap.dedent(
     """
-    import asyncio, json, sys
+    import asyncio, json, os, sys
+    from types import SimpleNamespace
+    import jwt
+    from open_webui.utils.headers import _mint_forward_user_jwt
     from open_webui.utils.plugin import load_tool_module_by_id
     from open_webui.utils.tools import get_tool_specs
 
@@ -145,7 +157,7 @@ LOADER_SCRIPT = textwrap.dedent(
         invalid = None
     except Exception as exc:
         invalid = type(exc).__name__
-    print("@@JSON@@" + json.dumps({
+    loader = {
         "frontmatter": frontmatter,
         "specs": specs,
         "defaults": defaults,
@@ -154,19 +166,36 @@ LOADER_SCRIPT = textwrap.dedent(
         "valves_schema": Valves.model_json_schema(),
         "has_user_valves": hasattr(tool, "UserValves"),
         "citation": getattr(tool, "citation", None),
-    }, default=str))
+    }
+
+    user = json.loads(sys.argv[2])
+    secret = os.environ["FORWARD_USER_INFO_HEADER_JWT_SECRET"]
+    theirs = _mint_forward_user_jwt(SimpleNamespace(**user))
+    ours = module.user_token(user, secret)
+    decode = lambda token: jwt.decode(token, secret, algorithms=["HS256"])
+    mint = {
+        "theirs": decode(theirs), "ours": decode(ours),
+        "theirs_header": jwt.get_unverified_header(theirs), "ours_header": jwt.get_unverified_header(ours),
+    }
+    print("@@JSON@@" + json.dumps({"loader": loader, "mint": mint}, default=str))
     """
 )
 
 
-def test_openwebui_loader_parses_the_tool(openwebui_python: Path, tmp_path: Path) -> None:
-    script = tmp_path / "load_tool.py"
-    script.write_text(LOADER_SCRIPT, encoding="utf-8")
-    (tmp_path / "data").mkdir()
+@pytest.fixture(name="inside_openwebui", scope="module")
+def inside_openwebui_fixture(
+    openwebui_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """What Open WebUI's own code (its loader, its token minting) makes of the tool, from one run."""
+    root = tmp_path_factory.mktemp("inside-openwebui")
+    script = root / "inside_openwebui.py"
+    script.write_text(INSIDE_OPENWEBUI_SCRIPT, encoding="utf-8")
+    (root / "data").mkdir()
+    env = openwebui_env(root / "data") | {SECRET_ENV: USER_SECRET}
     done = subprocess.run(
-        [str(openwebui_python), str(script), str(TOOL_FILE)],
-        env=openwebui_env(tmp_path / "data"),
-        cwd=tmp_path,
+        [str(openwebui_python), str(script), str(TOOL_FILE), json.dumps(CHAT_USER)],
+        env=env,
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=300,
@@ -174,7 +203,12 @@ def test_openwebui_loader_parses_the_tool(openwebui_python: Path, tmp_path: Path
     )
     assert done.returncode == 0, done.stderr[-4000:]
     [line] = [x for x in done.stdout.splitlines() if x.startswith("@@JSON@@")]
-    result = json.loads(line.removeprefix("@@JSON@@"))
+    result: dict[str, Any] = json.loads(line.removeprefix("@@JSON@@"))
+    return result
+
+
+def test_openwebui_loader_parses_the_tool(inside_openwebui: dict[str, Any]) -> None:
+    result = inside_openwebui["loader"]
 
     assert result["frontmatter"]["title"] == "private-rag"
     assert result["frontmatter"]["version"] == "0.1.1"
@@ -388,11 +422,6 @@ def test_no_emitter_and_a_failing_emitter_are_fine(rag_url: str) -> None:
 
 # -- 2b. The chat user, as Open WebUI's signed token -----------------------------------------------
 
-SECRET_ENV = "FORWARD_USER_INFO_HEADER_JWT_SECRET"
-# At least 32 bytes: PyJWT warns about shorter HMAC keys, and so should an admin's secret be.
-USER_SECRET = "tool-test-user-secret-5b0e9d2c41a7f836"
-OTHER_SECRET = "tool-test-other-secret-93c1e07a5d2b4f68"
-CHAT_USER = {"id": "2f1c6a0e-user-alice", "email": "alice@example.com", "name": "Alice", "role": "user"}
 USER_JWT = "x-openwebui-user-jwt"
 
 Seen = list[tuple[str, dict[str, str]]]  # (path, headers with lower-case names) per request
@@ -529,47 +558,9 @@ def test_no_secret_or_no_user_sends_no_user_header(
     assert user_headers(seen[-1][1]) == []
 
 
-MINT_SCRIPT = textwrap.dedent(
-    """
-    import asyncio, json, os, sys
-    from types import SimpleNamespace
-    import jwt
-    from open_webui.utils.headers import _mint_forward_user_jwt
-    from open_webui.utils.plugin import load_tool_module_by_id
-
-    content = open(sys.argv[1], encoding="utf-8").read()
-    _, _, module = asyncio.run(load_tool_module_by_id("private_rag", content=content))
-    user = json.loads(sys.argv[2])
-    secret = os.environ["FORWARD_USER_INFO_HEADER_JWT_SECRET"]
-    theirs = _mint_forward_user_jwt(SimpleNamespace(**user))
-    ours = module.user_token(user, secret)
-    decode = lambda token: jwt.decode(token, secret, algorithms=["HS256"])
-    print("@@JSON@@" + json.dumps({
-        "theirs": decode(theirs), "ours": decode(ours),
-        "theirs_header": jwt.get_unverified_header(theirs), "ours_header": jwt.get_unverified_header(ours),
-    }))
-    """
-)
-
-
-def test_tool_token_matches_openwebuis_own(openwebui_python: Path, tmp_path: Path) -> None:
+def test_tool_token_matches_openwebuis_own(inside_openwebui: dict[str, Any]) -> None:
     """Inside Open WebUI's own venv (its PyJWT): the tool's token and Open WebUI's, for the same user."""
-    script = tmp_path / "mint.py"
-    script.write_text(MINT_SCRIPT, encoding="utf-8")
-    (tmp_path / "data").mkdir()
-    env = openwebui_env(tmp_path / "data") | {SECRET_ENV: USER_SECRET}
-    done = subprocess.run(
-        [str(openwebui_python), str(script), str(TOOL_FILE), json.dumps(CHAT_USER)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    [line] = [x for x in done.stdout.splitlines() if x.startswith("@@JSON@@")]
-    result = json.loads(line.removeprefix("@@JSON@@"))
+    result = inside_openwebui["mint"]
     theirs, ours = result["theirs"], result["ours"]
     assert abs(theirs["iat"] - ours["iat"]) <= 2  # minted a moment apart
     timeless = {"iat", "exp"}
