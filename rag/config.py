@@ -107,8 +107,8 @@ class Settings(BaseSettings):
     )
     qdrant_acorn: bool = Field(
         default=True,
-        description="Qdrant server: a dense search whose filter (a reader's permissions) passes 15-35% of the "
-        "chunks walks the graph with ACORN, as the embedded store does, so it keeps its recall; needs "
+        description="Qdrant server: a dense search whose filter (a reader's permissions) passes 15-35% of "
+        "the chunks walks the graph with ACORN, as the embedded store does, so it keeps its recall; needs "
         "Qdrant 1.16 or later (false: plain HNSW, for an older server).",
     )
     collection: str = Field(
