@@ -37,7 +37,7 @@ from pydantic import SecretStr
 from bench.common import emit, progress
 from bench.corpus import generate
 from ingest.ledger import open_ledger
-from ingest.queue import PATH_TASK, IngestQueue, QueueSettings
+from ingest.queue import IngestQueue, QueueSettings
 from rag.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +121,8 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
     if "RAG_OLLAMA_HOST" in os.environ:  # for an ollama: embedder
         env["RAG_OLLAMA_HOST"] = os.environ["RAG_OLLAMA_HOST"]
     settings = Settings(database_url=SecretStr(url), _env_file=None)  # type: ignore[call-arg]
-    IngestQueue(QueueSettings(url)).prepare()
+    queue = IngestQueue(QueueSettings(url))
+    queue.prepare()
     logs = [workdir / f"worker{n}.log" for n in range(count)]
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -145,7 +146,7 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
             text=True,
             check=True,
         )
-        _wait(lambda: _jobs_left(url) == 0, processes, logs, options.timeout_s)
+        _wait(lambda: queue.files_in_progress() == 0, processes, logs, options.timeout_s)
         wall = time.perf_counter() - started
     finally:
         for process in processes:
@@ -177,15 +178,6 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
 def _registered(url: str) -> int:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
-    return int(row[0]) if row else 0
-
-
-def _jobs_left(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s AND status IN ('todo', 'doing')",
-            (PATH_TASK,),
-        ).fetchone()
     return int(row[0]) if row else 0
 
 

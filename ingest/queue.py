@@ -342,6 +342,16 @@ class IngestQueue:
             log.info("removed %d ingest jobs finished more than %d days ago", removed, hours // 24)
         return int(removed)
 
+    def files_in_progress(self) -> int:
+        """Files of this knowledge base queued or being ingested (0: the workers have caught up)."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s AND task_name = %s "
+                "AND status IN ('todo', 'doing')",
+                (self.name, PATH_TASK),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
     def counts(self) -> dict[str, int]:
         """Jobs by status (todo, doing, succeeded, failed, ...)."""
         with self._connection() as conn:

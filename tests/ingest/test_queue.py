@@ -50,6 +50,7 @@ def test_repeated_saves_of_a_file_coalesce_into_one_waiting_job(queue: IngestQue
     assert [queue.enqueue_path("/docs/a.txt") for _ in range(4)] == [False] * 4
     assert queue.enqueue_paths(["/docs/b.txt", "/docs/a.txt", "/docs/b.txt"]) == (1, 2)
     assert queue.counts() == {"todo": 2}
+    assert queue.files_in_progress() == 2
 
 
 def test_each_knowledge_base_has_its_own_queue_and_locks(postgres_url: str, queue: IngestQueue) -> None:
@@ -57,6 +58,7 @@ def test_each_knowledge_base_has_its_own_queue_and_locks(postgres_url: str, queu
         assert queue.enqueue_path("/docs/a.txt") is True
         assert other.enqueue_path("/docs/a.txt") is True  # same path, another knowledge base
         assert other.name != queue.name
+        assert (queue.files_in_progress(), other.files_in_progress()) == (1, 1)
     with psycopg.connect(postgres_url) as conn:
         queues = sorted(r[0] for r in conn.execute("SELECT queue_name FROM procrastinate_jobs").fetchall())
     assert queues == ["ingest.kb", "ingest.other"]

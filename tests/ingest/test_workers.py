@@ -166,12 +166,7 @@ def ledger_records(settings: Settings) -> list[DocumentRecord]:
 
 
 def path_jobs_left(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s AND status IN ('todo', 'doing')",
-            (PATH_TASK,),
-        ).fetchone()
-    return int(row[0]) if row else 0
+    return IngestQueue(QueueSettings(url)).files_in_progress()
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 600) -> None:
