@@ -89,6 +89,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def unchanged_by_stat(record: DocumentRecord, size: int, mtime_ns: int, pipeline: str) -> bool:
+    """Whether a file is taken as unchanged without reading it: same size and mtime as when ``record``
+    was written, by the same parse-and-chunk pipeline. `rag scan` and :meth:`IngestService.check` both
+    decide on it, so a scan skips exactly the files a worker would skip without reading them."""
+    return record.pipeline == pipeline and (record.size, record.mtime_ns) == (size, mtime_ns)
+
+
 def source_of(path: Path) -> str:
     """A document is known by its absolute path, so `rag ingest docs` and `rag ingest ./docs/` agree."""
     return str(path.expanduser().resolve())
@@ -172,7 +179,7 @@ class IngestService:
         decision = self.access.decide(source, override)
         pipeline = self.pipeline()
         current = record is not None and record.pipeline == pipeline
-        if record and current and (record.size, record.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        if record and unchanged_by_stat(record, stat.st_size, stat.st_mtime_ns, pipeline):
             self._relabel(record, decision, override)
             return Outcome.UNCHANGED
         sha256 = sha256_file(path)

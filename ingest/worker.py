@@ -26,7 +26,7 @@ from ingest.discover import walk
 from ingest.ledger import Failure, documents_under
 from ingest.parse import title_from_name
 from ingest.queue import RUNNER, IngestQueue, OnEvent, QueueSettings, unreachable
-from ingest.service import IngestService, Outcome, source_of
+from ingest.service import IngestService, Outcome, source_of, unchanged_by_stat
 from rag.config import Settings
 from rag.errors import ConfigError, DocumentError, RagError, ServiceUnavailableError, StaleWriteError
 from rag.knowledge_base import KnowledgeBase
@@ -112,7 +112,7 @@ def scan(service: IngestService, queue: IngestQueue, root: Path) -> ScanReport:
             record = next(records, None)
         if record is not None and record.source == source:
             known, record = record, next(records, None)
-            if known.pipeline == pipeline and (known.size, known.mtime_ns) == (size, mtime_ns):
+            if unchanged_by_stat(known, size, mtime_ns, pipeline):
                 report.unchanged += 1
                 continue
             report.changed += 1
