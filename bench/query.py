@@ -108,6 +108,9 @@ class Config:
     oversampling: float = DEFAULT_OVERSAMPLING  # RAG_STORE_OVERSAMPLING for the 8-bit layouts
     oversampling_sweep: tuple[float, ...] = (1.0, 2.0, 4.0)  # tried on the 8-bit layouts
     progress_json: Path | None = None  # a snapshot of the build (chunks, seconds, RSS), rewritten as it goes
+    # Optimise (build HNSW) every this many chunks during the build, as the product does after each
+    # ingest, instead of once at the end: bounds the unoptimised WAL + segment a 10M build piles up.
+    optimize_every: int | None = None
     workdir: Path | None = None
     keep: bool = False
     reuse: bool = False  # search the stores --keep left in --workdir instead of building them again
@@ -138,6 +141,7 @@ class Config:
             "storages": {name: STORAGES[name] for name in self.storages},
             "oversampling": self.oversampling,
             "oversampling_sweep": list(self.oversampling_sweep),
+            "optimize_every": self.optimize_every,
         }
 
 
@@ -460,12 +464,38 @@ def build_edge(
     spec: StoreSpec,
     storage: str = "memory",
     progress_json: Path | None = None,
+    optimize_every: int | None = None,
 ) -> tuple[dict[str, Any], Matrix | None]:
-    """Ingest and optimize; keep the vectors for the numpy check only where they fit comfortably."""
+    """Ingest and optimize; keep the vectors for the numpy check only where they fit comfortably.
+
+    ``optimize_every``: also optimise each time that many more chunks are in, as ingesting in steps
+    does; ``optimize_s`` then sums every pass and ``steps`` records each one."""
     keep = corpus.size <= corpus.config.numpy_check_max
     kept: list[Matrix] = []
-    generate_s = upsert_s = 0.0
+    generate_s = upsert_s = optimize_s = 0.0
+    steps: list[dict[str, Any]] = []
     store = open_edge(data_dir, spec, storage)
+
+    def optimize_step(done: int) -> None:
+        nonlocal optimize_s
+        progress(f"  {done:,} chunks in ({upsert_s:.0f} s of upsert); optimizing (HNSW build)")
+        snapshot.update(stage="optimize", chunks=done, upsert_s=round(upsert_s, 1))
+        start = time.perf_counter()
+        store.optimize()
+        took = time.perf_counter() - start
+        optimize_s += took
+        step = {
+            "chunks": done,
+            "optimize_s": round(took, 1),
+            "segments": raw_shard(store).info().segments_count,
+            "disk_allocated_mib": disk_usage(data_dir / COLLECTION)["allocated_mib"],
+            **rss_split_mib(),
+            "load_average": load_average(),
+        }
+        steps.append(step)
+        snapshot.update(stage="upsert", optimize_s=round(optimize_s, 1), steps=steps)
+        progress(f"  optimized in {took:.0f} s: {step}")
+
     try:
         with BuildProgress(progress_json, corpus.size, storage) as snapshot:
             clock = time.perf_counter()
@@ -473,22 +503,19 @@ def build_edge(
                 now = time.perf_counter()
                 generate_s += now - clock
                 store.upsert(chunks, vectors.tolist())
-                clock = time.perf_counter()
-                upsert_s += clock - now
+                upsert_s += time.perf_counter() - now
                 if keep:
                     kept.append(vectors)
+                done = (number + 1) * corpus.batch
                 if number % 50 == 49:
-                    done = (number + 1) * corpus.batch
                     snapshot.update(chunks=done, upsert_s=round(upsert_s, 1), generate_s=round(generate_s, 1))
                     progress(
                         f"  upserted {done:,} chunks ({upsert_s:.0f} s, RSS {current_rss_mib():,.0f} MiB)"
                     )
-            progress(f"  upserted {corpus.size:,} chunks in {upsert_s:.1f} s; optimizing (HNSW build)")
-            snapshot.update(stage="optimize", chunks=corpus.size, upsert_s=round(upsert_s, 1))
-            start = time.perf_counter()
-            store.optimize()
-            optimize_s = time.perf_counter() - start
-            snapshot.update(optimize_s=round(optimize_s, 1))
+                if optimize_every and done % optimize_every == 0 and done < corpus.size:
+                    optimize_step(done)
+                clock = time.perf_counter()
+            optimize_step(corpus.size)
             info = raw_shard(store).info()  # segments and indexed vectors: proof the HNSW index exists
             count = store.count()
     finally:
@@ -500,6 +527,7 @@ def build_edge(
         "optimize_s": round(optimize_s, 2),
         "build_s": round(upsert_s + optimize_s, 2),
         "upsert_chunks_per_s": round(corpus.size / upsert_s) if upsert_s else None,
+        "optimize_steps": steps,
         "segments": info.segments_count,
         "points": info.points_count,
         # The engine counts the sparse (BM25) index too: dense HNSW is built when this is ~2x points.
@@ -869,7 +897,9 @@ def measure_size(
     if build is None:
         progress(f"{tag} building the Edge store ({corpus.clusters:,} clusters) in {data_dir}")
         shutil.rmtree(data_dir, ignore_errors=True)
-        build, vectors = build_edge(corpus, data_dir, spec, storage, config.progress_json)
+        build, vectors = build_edge(
+            corpus, data_dir, spec, storage, config.progress_json, config.optimize_every
+        )
         if config.keep:
             record_build(data_dir, build)
     disk = disk_usage(data_dir / COLLECTION)
@@ -1085,6 +1115,9 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         "--oversampling-sweep", default="1,2,4", help="oversampling values to try on the 8-bit layouts"
     )
     parser.add_argument("--progress-json", type=Path, help="rewrite a snapshot of the build here as it goes")
+    parser.add_argument(
+        "--optimize-every", type=int, help="also optimise each time this many more chunks are in (10M builds)"
+    )
     parser.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stores on disk")
     parser.add_argument(
@@ -1120,6 +1153,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         oversampling=args.oversampling,
         oversampling_sweep=tuple(float(s) for s in args.oversampling_sweep.split(",") if s.strip()),
         progress_json=args.progress_json,
+        optimize_every=args.optimize_every,
         workdir=args.workdir,
         keep=args.keep,
         reuse=args.reuse,
