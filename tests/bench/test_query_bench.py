@@ -218,3 +218,32 @@ def test_a_kept_store_is_reused_not_rebuilt(storages_report: tuple[dict[str, Any
     assert result["build"]["reused"]
     assert result["build"]["chunks"] == SIZE
     assert result["edge"]["recall_at_10_exact_vs_numpy"].startswith("skipped")  # no vectors kept
+
+
+def test_the_streamed_truth_is_numpys_top_k_over_the_whole_corpus() -> None:
+    config = Config(points_per_cluster=50, batch=300)
+    corpus = SyntheticCorpus(2_000, config)
+    queries = corpus.queries(15)
+    whole = np.concatenate([vectors for _, vectors in corpus.batches()])
+    assert len(whole) == 2_000
+    assert query.streamed_top_k(corpus, queries) == query.numpy_top_k(whole, queries)
+
+
+def test_a_stepped_build_optimizes_every_step_and_uses_numpys_truth_above_exact_max(tmp_path: Path) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        query.main(
+            [
+                "--sizes", "6000", "--storages", "disk-8bit", "--no-e2e", "--queries", "6", "--warmup", "1",
+                "--ef-sweep", "", "--baseline-max", "0", "--oversampling-sweep", "",
+                "--optimize-every", "2000", "--exact-max", "1000", "--workdir", str(tmp_path),
+            ]
+        )  # fmt: skip
+    result = json.loads(out.getvalue())["results"][0]
+    steps = result["build"]["optimize_steps"]
+    assert [step["chunks"] for step in steps] == [2000, 4000, 6000]
+    assert all(step["disk_allocated_mib"] > 0 and step["segments"] >= 1 for step in steps)
+    assert result["build"]["chunks"] == 6000
+    assert "skipped" in result["edge"]["dense_exact"]
+    assert result["ratios"]["hnsw_to_exact_p95"] is None
+    assert 0.5 <= result["edge"]["recall_at_10_hnsw_vs_exact"] <= 1.0
