@@ -108,6 +108,7 @@ def llama_cpp_server(context_tokens: int = 4096) -> Iterator[LLMServer]:
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{port}/v1"
+    ready = False
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -121,7 +122,11 @@ def llama_cpp_server(context_tokens: int = 4096) -> Iterator[LLMServer]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"llama.cpp server did not become ready; see {log.name}")
             time.sleep(0.3)
+        ready = True
         yield LLMServer(base_url, MODEL_ALIAS)
     finally:
         stop(process, 10)
         log.close()
+        if ready:
+            # Kept only when the server failed to start (the error names it); one per run piled up.
+            Path(log.name).unlink(missing_ok=True)
