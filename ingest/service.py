@@ -9,6 +9,7 @@ import functools
 import hashlib
 import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,6 +48,9 @@ _T = TypeVar("_T")
 _PARSE_AHEAD = 1
 _CORES_FOR_PARSE_AHEAD = 2
 _EMBED_BATCH_CHUNKS = 64
+# Chunks written between two optimise-and-flush passes outside a batch's end (see IngestService._written):
+# ~250 MB of write-ahead log, and at most this many chunks searched without an index.
+SETTLE_EVERY_CHUNKS = 100_000
 
 
 class Outcome(StrEnum):
@@ -117,6 +121,8 @@ class IngestService:
         # Called from parse threads as a long scan is read: (file, pages done, pages to read by OCR).
         self.on_pages: Callable[[Path, int, int], None] | None = None
         self._access_applied: str | None = None  # the rules version every document is labelled by
+        self._unsettled = 0  # chunks written since the store was last optimised and flushed
+        self._settle_lock = threading.Lock()
 
     def close(self) -> None:
         self.ledger.close()  # the parse pool is shared by the process and closes at its exit
@@ -249,7 +255,24 @@ class IngestService:
             self.ledger.put(record, expected_generation=expected)
         except StaleWriteError:
             self._lose(work, new_ids, deleted_others=True)
+        self._written(len(chunks))
         return Outcome.UPDATED if work.record else Outcome.ADDED
+
+    def settle(self) -> None:
+        """Optimise the store (index what was written) and flush it; a batch does this at its end."""
+        with self._settle_lock:
+            self._unsettled = 0
+        self.kb.store.optimize()
+
+    def _written(self, chunks: int) -> None:
+        """The watcher, workers and uploads write one file at a time and never end a batch: settle every
+        SETTLE_EVERY_CHUNKS chunks so a store that stays open does not keep all it was sent unindexed
+        and in its write-ahead log."""
+        with self._settle_lock:
+            self._unsettled += chunks
+            due = self._unsettled >= SETTLE_EVERY_CHUNKS
+        if due:
+            self.settle()
 
     def _still_at(self, work: Work, generation: int) -> bool:
         """Is the ledger's record of ``work``'s file still the one :meth:`check` read? (A cheap look
@@ -368,7 +391,7 @@ class IngestService:
                         self.remove(record.source)
                         report.removed += 1
         if report.chunks_embedded:
-            self.kb.store.optimize()
+            self.settle()
         return report
 
     def add_parsed(
@@ -380,7 +403,7 @@ class IngestService:
         parsed = dict(documents)
         _Batch(self, report, len(parsed), on_progress).run(list(parsed), parsed)
         if report.chunks_embedded:
-            self.kb.store.optimize()
+            self.settle()
         return report
 
     def known_under(self, path: Path) -> Iterator[DocumentRecord]:

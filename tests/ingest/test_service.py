@@ -220,3 +220,30 @@ def test_many_files_are_batched_and_a_bad_one_among_them_is_reported(
     assert embedder.documents_embedded == report.chunks_embedded == kb.store.count() >= 12
     assert sources(kb, "How many desks are in room 107?", k=1) == ["note-07.txt"]
     assert service.sync([root]).unchanged == 12
+
+
+class OptimizeCounter:
+    """Wraps the knowledge base's real store and counts optimise passes."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.calls = 0
+        real = kb.store.optimize
+
+        def counted() -> None:
+            self.calls += 1
+            real()
+
+        kb.store.optimize = counted  # type: ignore[method-assign]
+
+
+def test_single_file_ingests_settle_the_store_every_so_many_chunks(
+    service: IngestService, kb: KnowledgeBase, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watcher, workers and uploads never end a batch; the store must still be optimised and its
+    write-ahead log flushed as they write."""
+    monkeypatch.setattr("ingest.service.SETTLE_EVERY_CHUNKS", 2)
+    counter = OptimizeCounter(kb)
+    files = [corpus / "hr" / "leave.md", corpus / "hr" / "remote.txt", corpus / "it.html"]
+    written = [service.ingest_file(path)[1] for path in files]
+    assert counter.calls == sum(written) // 2 >= 1
+    assert sources(kb, "vacation days")[0] == "leave.md"

@@ -171,3 +171,25 @@ ON_DISK = {"Mmap", "ChunkedMmap"}  # read from the files on demand
 def storage_type(segment_json: Path) -> str:
     config = json.loads(segment_json.read_text())["config"]
     return str(config["vector_data"]["dense"]["storage_type"])
+
+
+def allocated_mib(folder: Path) -> float:
+    return sum(f.stat().st_blocks * 512 for f in folder.rglob("*") if f.is_file()) / 2**20
+
+
+def test_optimizing_truncates_the_write_ahead_log_while_the_store_stays_open(
+    data_dir: Path, data: tuple[list[Chunk], Matrix]
+) -> None:
+    """A store that is never closed (`rag serve`, a worker) must not keep every write in its WAL."""
+    chunks_, vectors_ = data
+    store = open_store(settings(data_dir, False, "none"), SPEC)
+    try:
+        wal = next(data_dir.rglob("wal"))
+        for _ in range(6):  # rewrites, so the log spans several of its 32 MiB files
+            store.upsert(chunks_, vectors_.tolist())
+        written = allocated_mib(wal)
+        store.optimize()
+        assert allocated_mib(wal) < written / 2, (written, allocated_mib(wal))
+        assert store.count() == CHUNKS  # what the WAL held is in the segments now
+    finally:
+        store.close()
