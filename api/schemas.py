@@ -158,6 +158,10 @@ class DocumentList(BaseModel):
     total: int
     offset: int
     limit: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the next page (a seek, fast however deep); null on the last page.",
+    )
 
 
 class UploadResponse(BaseModel):

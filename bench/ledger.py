@@ -9,6 +9,7 @@ through the Ledger interface the product uses:
 - ``under_team`` / ``under_dept``: every document below a folder (sync --remove-missing, the watcher's
   moved folder), a team holding rows/1000 documents, a department rows/100;
 - ``first_page`` / ``deep_page``: 50 documents by source at offset 0 and at the middle (the API listing);
+  ``deep_page_cursor``: the same middle page reached by the API's cursor (after a source, a seek);
 - ``walk_100k``: 100 pages of 1000 from the start (what relabelling after an access-rule change does);
 - ``count``.
 
@@ -111,6 +112,7 @@ def measure(ledger: Ledger, rows: int, repeats: int, seed: int) -> dict[str, Any
     teams = [source(n, rows).rsplit("/", 1)[0] for n in range(0, rows, max(1, rows // 1000))]
     depts = sorted({team.rsplit("/", 1)[0] for team in teams})
     listed: dict[str, int] = {}
+    middle = source(rows // 2 - 1, rows)  # the source before the middle: the cursor of the page ending there
 
     def under(folders: list[str], key: str) -> Callable[[], None]:
         def run() -> None:
@@ -128,6 +130,7 @@ def measure(ledger: Ledger, rows: int, repeats: int, seed: int) -> dict[str, Any
         "under_dept": timed(under(depts, "under_dept"), max(3, repeats // 5)),
         "first_page": timed(lambda: ledger.documents(offset=0, limit=50), repeats),
         "deep_page": timed(lambda: ledger.documents(offset=rows // 2, limit=50), max(3, repeats // 5)),
+        "deep_page_cursor": timed(lambda: ledger.documents(limit=50, after=middle), repeats),
         "walk_100k": timed(walk, 3),
         "count": timed(ledger.count, max(3, repeats // 5)),
     }

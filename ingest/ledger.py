@@ -63,8 +63,12 @@ class Ledger(Protocol):
 
     def by_source(self, source: str) -> DocumentRecord | None: ...
 
-    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentRecord]:
-        """One page of documents by source (the API's listing); walk everything with :meth:`pages`."""
+    def documents(
+        self, offset: int = 0, limit: int | None = None, after: str | None = None
+    ) -> list[DocumentRecord]:
+        """One page of documents by source (the API's listing); walk everything with :meth:`pages`.
+        ``after``: start after this source instead of skipping ``offset`` rows (an index seek, however
+        deep the page; an offset is read and thrown away row by row)."""
         ...
 
     def pages(self, under: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[list[DocumentRecord]]:

@@ -115,7 +115,17 @@ class PostgresLedger:
     def by_source(self, source: str) -> DocumentRecord | None:
         return self._one(f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s AND source = %s", source)
 
-    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentRecord]:
+    def documents(
+        self, offset: int = 0, limit: int | None = None, after: str | None = None
+    ) -> list[DocumentRecord]:
+        if after is not None:
+            return self._many(
+                f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s AND source > %s "
+                "ORDER BY source LIMIT %s OFFSET %s",
+                after,
+                limit,
+                offset,
+            )
         return self._many(
             f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s ORDER BY source LIMIT %s OFFSET %s",
             limit,

@@ -101,7 +101,14 @@ class SqliteLedger:
     def by_source(self, source: str) -> DocumentRecord | None:
         return self._one(f"SELECT {_COLUMNS} FROM documents WHERE source = ?", (source,))
 
-    def documents(self, offset: int = 0, limit: int | None = None) -> list[DocumentRecord]:
+    def documents(
+        self, offset: int = 0, limit: int | None = None, after: str | None = None
+    ) -> list[DocumentRecord]:
+        if after is not None:
+            return self._many(
+                f"SELECT {_COLUMNS} FROM documents WHERE source > ? ORDER BY source LIMIT ? OFFSET ?",
+                (after, limit or -1, offset),
+            )
         return self._many(
             f"SELECT {_COLUMNS} FROM documents ORDER BY source LIMIT ? OFFSET ?", (limit or -1, offset)
         )

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import binascii
+import bisect
 import re
 import unicodedata
 import uuid
@@ -34,7 +37,11 @@ def list_documents(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     status: Annotated[Literal["ingested", "failed"], Query()] = "ingested",
+    cursor: Annotated[str | None, Query(max_length=8192, description="a page's next_cursor")] = None,
 ) -> DocumentList:
+    """By source. Page with ``offset`` (simple, slow deep into a large ledger) or with ``cursor``,
+    the previous page's ``next_cursor`` (``offset`` then counts from the cursor)."""
+    after = _after(cursor)
     if status == "failed":
         if not caller.unrestricted:
             raise PermissionDeniedError("Failed files are listed for admin keys only.")
@@ -43,14 +50,34 @@ def list_documents(
         failed = [FailedFileOut(source=f.source, error=f.error, failed_at=f.failed_at) for f in page]
         return DocumentList(failed=failed, total=len(failures), offset=offset, limit=limit)
     if caller.unrestricted:
-        records, total = svc.ledger.documents(offset=offset, limit=limit), svc.ledger.count()
+        records = svc.ledger.documents(offset=offset, limit=limit, after=after)
+        total = svc.ledger.count()
     else:
         visible = svc.readable_documents(caller)
-        records, total = visible[offset : offset + limit], len(visible)
+        start = 0 if after is None else bisect.bisect_right([r.source for r in visible], after)
+        records, total = visible[start + offset : start + offset + limit], len(visible)
     svc.record(caller, "documents", doc_ids=[r.doc_id for r in records])
     return DocumentList(
-        documents=[DocumentOut.of(r) for r in records], total=total, offset=offset, limit=limit
+        documents=[DocumentOut.of(r) for r in records],
+        total=total,
+        offset=offset,
+        limit=limit,
+        next_cursor=_cursor(records[-1].source) if len(records) == limit else None,
     )
+
+
+def _cursor(source: str) -> str:
+    """Opaque to clients: the last source of a page, which they need not parse or see whole."""
+    return base64.urlsafe_b64encode(source.encode("utf-8", "surrogateescape")).decode("ascii")
+
+
+def _after(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8", "surrogateescape")
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise InputError("cursor is not one this server gave: pass a page's next_cursor as it is.") from exc
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut, summary="One document")

@@ -280,12 +280,22 @@ def test_upload_list_get_and_reupload(loaded: Loaded, docs: Path) -> None:
         "total": 4,
         "offset": 0,
         "limit": 100,
+        "next_cursor": None,
     }
     page = client.get("/v1/documents", params={"offset": 1, "limit": 2}).json()
     assert [Path(d["source"]).name for d in page["documents"]] == ["it_faq.txt", "onboarding.html"]
     assert (page["total"], page["offset"], page["limit"]) == (4, 1, 2)
     beyond = client.get("/v1/documents", params={"offset": 4}).json()
     assert (beyond["documents"], beyond["total"]) == ([], 4)
+    # Cursor paging: each page seeks past the last source of the one before.
+    walked, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        body = client.get("/v1/documents", params=params).json()
+        walked += [d["doc_id"] for d in body["documents"]]
+        if (cursor := body["next_cursor"]) is None:
+            break
+    assert walked == [loaded.documents[name]["doc_id"] for name in DOC_NAMES]
 
     one = client.get(f"/v1/documents/{travel['doc_id']}")
     assert (one.status_code, one.json()) == (200, travel)
@@ -316,6 +326,12 @@ def test_bad_listing_parameters_are_422(client: TestClient, params: dict[str, An
         422,
         {"error": {"code": "invalid_request", "message": message}},
     )
+
+
+def test_a_cursor_the_server_did_not_give_is_a_clear_422(client: TestClient) -> None:
+    response = client.get("/v1/documents", params={"cursor": "not base64!"})
+    assert response.status_code == 422
+    assert "next_cursor" in response.json()["error"]["message"]
 
 
 def test_a_huge_listing_offset_is_not_a_server_error(app: FastAPI) -> None:

@@ -12,7 +12,16 @@ from support.postgres import PostgresServer
 
 from bench import ledger
 
-QUERIES = {"by_source", "under_team", "under_dept", "first_page", "deep_page", "walk_100k", "count"}
+QUERIES = {
+    "by_source",
+    "under_team",
+    "under_dept",
+    "first_page",
+    "deep_page",
+    "deep_page_cursor",
+    "walk_100k",
+    "count",
+}
 
 
 def test_the_bench_times_every_query_on_both_ledgers_over_the_same_rows(

@@ -162,6 +162,11 @@ def test_count_and_documents_page_by_source_in_code_point_order(ledger: Ledger) 
     assert sources(ledger.documents()) == sorted(ODD_SOURCES) == ODD_SOURCES
     assert sources(ledger.documents(offset=2, limit=3)) == ODD_SOURCES[2:5]
     assert sources(ledger.documents(offset=8, limit=5)) == ODD_SOURCES[8:]
+    # A page after a source seeks to it: the same pages as offsets, from any source onwards.
+    for k in range(len(ODD_SOURCES)):
+        assert sources(ledger.documents(limit=3, after=ODD_SOURCES[k])) == ODD_SOURCES[k + 1 : k + 4]
+    assert sources(ledger.documents(offset=1, limit=2, after=ODD_SOURCES[0])) == ODD_SOURCES[2:4]
+    assert ledger.documents(after=ODD_SOURCES[-1]) == []
 
 
 def test_pages_walk_everything_a_page_at_a_time(ledger: Ledger) -> None:
