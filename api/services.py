@@ -140,7 +140,7 @@ class Services:
         if principal.unrestricted:
             return self.ledger.documents()
         readable = self.kb.existing_store().chunk_counts(principal.scope())
-        return sorted((r for r in map(self.ledger.get, readable) if r is not None), key=lambda r: r.source)
+        return self.ledger.get_many(list(readable))
 
     def _record_answer(self, principal: Principal, answer: Answer) -> None:
         """The passages that reached the model (``chunks``) and the ones its answer cites."""
@@ -173,10 +173,8 @@ class Services:
         if self.audit is None:
             return
         hashes = {c.doc_id: c.sha256 for c in chunks}
-        for doc_id in doc_ids:
-            if doc_id not in hashes:
-                record = self.ledger.get(doc_id)
-                hashes[doc_id] = record.sha256 if record else ""
+        unknown = [doc_id for doc_id in doc_ids if doc_id not in hashes]
+        hashes |= dict.fromkeys(unknown, "") | {r.doc_id: r.sha256 for r in self.ledger.get_many(unknown)}
         self.audit.record(
             AuditEvent(
                 action=action,

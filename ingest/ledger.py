@@ -17,7 +17,7 @@ presumed dead and redone) cannot overwrite a newer result.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
@@ -60,6 +60,10 @@ class Ledger(Protocol):
     implementations. Methods are safe to call from several threads."""
 
     def get(self, doc_id: str) -> DocumentRecord | None: ...
+
+    def get_many(self, doc_ids: Sequence[str]) -> list[DocumentRecord]:
+        """The records of those ``doc_ids`` that exist, by source, in a few queries however many."""
+        ...
 
     def by_source(self, source: str) -> DocumentRecord | None: ...
 

@@ -10,7 +10,7 @@ lock, so two processes starting at once do it once. A pool of connections serves
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -111,6 +111,12 @@ class PostgresLedger:
 
     def get(self, doc_id: str) -> DocumentRecord | None:
         return self._one(f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s AND doc_id = %s", doc_id)
+
+    def get_many(self, doc_ids: Sequence[str]) -> list[DocumentRecord]:
+        return self._many(
+            f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s AND doc_id = ANY(%s) ORDER BY source",
+            list(dict.fromkeys(doc_ids)),
+        )
 
     def by_source(self, source: str) -> DocumentRecord | None:
         return self._one(f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s AND source = %s", source)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 """
 
+_IDS_PER_QUERY = 500  # well under SQLite's bound on parameters per statement
 _COLUMNS = (
     "doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline, access, "
     "access_override, generation"
@@ -97,6 +98,15 @@ class SqliteLedger:
 
     def get(self, doc_id: str) -> DocumentRecord | None:
         return self._one(f"SELECT {_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def get_many(self, doc_ids: Sequence[str]) -> list[DocumentRecord]:
+        found: list[DocumentRecord] = []
+        ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            part = ids[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(part))
+            found += self._many(f"SELECT {_COLUMNS} FROM documents WHERE doc_id IN ({marks})", tuple(part))
+        return sorted(found, key=lambda r: r.source)
 
     def by_source(self, source: str) -> DocumentRecord | None:
         return self._one(f"SELECT {_COLUMNS} FROM documents WHERE source = ?", (source,))

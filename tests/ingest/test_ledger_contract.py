@@ -114,6 +114,16 @@ def test_touch_and_set_access_change_only_their_fields(ledger: Ledger) -> None:
     assert ledger.count() == 1
 
 
+def test_get_many_returns_the_existing_records_by_source_in_few_queries(ledger: Ledger) -> None:
+    for n in range(1200):  # more ids than one SQLite statement takes
+        ledger.put(doc(n, f"/docs/{1199 - n:04d}.md"))
+    wanted = [f"d{n}" for n in range(0, 1200, 2)] + ["d-missing", "d0"]  # unknown and repeated ids
+    found = ledger.get_many(wanted)
+    assert sorted(r.doc_id for r in found) == sorted(f"d{n}" for n in range(0, 1200, 2))
+    assert sources(found) == sorted(sources(found))
+    assert ledger.get_many([]) == []
+
+
 def test_remove_and_clear(ledger: Ledger) -> None:
     for n in range(3):
         ledger.put(doc(n))
