@@ -442,7 +442,11 @@ def ask(
         else:
             final = event.answer
     assert final is not None
-    if final.refused or final.extractive:
+    if final.withheld:
+        from rag.prompt import WITHHELD_NOTICE
+
+        click.echo("\n\n" + WITHHELD_NOTICE)
+    elif final.refused or final.extractive:
         click.echo(final.answer)
     else:
         click.echo()

@@ -83,9 +83,14 @@ class QueryResponse(BaseModel):
     refusal_reason: str | None
     grounded: bool
     unsupported: list[str] = Field(
-        description="Sentences the model cited but no passage supports; their markers were removed."
+        description="Sentences the model cited but no passage supports; their markers were removed. For a "
+        "withheld answer, the model's whole text."
     )
     extractive: bool
+    withheld: bool = Field(
+        description="The model's answer was withheld (RAG_UNGROUNDED_ANSWERS=withhold): no passage supports "
+        "it. A stream has sent its tokens already: show `answer` in their place."
+    )
     model: str | None
     timings: dict[str, float]
 
@@ -100,6 +105,7 @@ class QueryResponse(BaseModel):
             grounded=answer.grounded,
             unsupported=answer.unsupported,
             extractive=answer.extractive,
+            withheld=answer.withheld,
             model=answer.model,
             timings=answer.timings,
         )

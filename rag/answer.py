@@ -26,6 +26,10 @@ from rag.tokens import approx_token_count
 from rag.types import Chunk, Hit, SearchFilters
 
 _EXTRACTIVE_PASSAGES = 3
+WITHHELD_REASON = (
+    "the model wrote an answer, but none of the passages it was shown supports any sentence of it, so it "
+    "is not shown (RAG_UNGROUNDED_ANSWERS=warn shows such answers, marked as unsupported)"
+)
 
 
 @dataclass(slots=True)
@@ -38,6 +42,9 @@ class Answer:
     grounded: bool = False  # at least one valid citation
     unsupported: list[str] = field(default_factory=list)  # cited sentences no shown passage supports
     extractive: bool = False  # passages shown without generated text
+    # The model's answer was withheld (RAG_UNGROUNDED_ANSWERS=withhold): no shown passage supports any
+    # of it. The answer is the refusal; the model's text is the one entry of ``unsupported``.
+    withheld: bool = False
     model: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     # The passages the model was shown (or the ones shown without a model): for the audit trail,
@@ -228,6 +235,18 @@ class AnswerService:
                 context=[hit.chunk for hit in sources],
             )
         cited = cite(text, sources)
+        if not cited.citations and self._settings.ungrounded_answers == "withhold":
+            return Answer(
+                question,
+                REFUSAL,
+                refused=True,
+                refusal_reason=WITHHELD_REASON,
+                unsupported=[cited.text],
+                withheld=True,
+                model=model,
+                timings=clock.total(),
+                context=[hit.chunk for hit in sources],
+            )
         if cited.citations and not re.search(r"[^\W\d_]{2}", strip_markers(cited.text)):
             # Small models sometimes answer with nothing but "[1]": show what they pointed at.
             pointed = [sources[c.n - 1] for c in cited.citations]

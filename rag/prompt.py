@@ -10,6 +10,8 @@ from rag.labels import file_name, place
 from rag.types import Hit
 
 REFUSAL = "I can't find this in the documents."
+# After a stream whose answer was withheld (RAG_UNGROUNDED_ANSWERS): its tokens were shown already.
+WITHHELD_NOTICE = f"None of the passages I was given supports the text above: do not rely on it. {REFUSAL}"
 
 SYSTEM_PROMPT = f"""You answer employees' questions using only the numbered sources you are given.
 Rules:

@@ -22,6 +22,7 @@ from rag.answer import Answer
 from rag.errors import InputError, RagError
 from rag.generation import Message
 from rag.labels import file_name, place
+from rag.prompt import WITHHELD_NOTICE
 
 _STREAM_DOC = "With stream=true: chat.completion.chunk events, then [DONE]."
 
@@ -136,6 +137,8 @@ def chat_completions(
                     continue
                 answer = event.answer
                 tail = with_sources(answer) if not streamed else sources_section(answer)
+                if streamed and answer.withheld:
+                    tail = "\n\n" + WITHHELD_NOTICE
                 citations = [CitationOut.of(c).model_dump() for c in answer.citations]
                 if tail:
                     yield chunk({"content": tail})

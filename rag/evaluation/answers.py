@@ -130,6 +130,7 @@ def _judge_one(query: EvalQuery, answer: Answer, judge: AnswerJudge) -> dict[str
         "kind": query.kind or ("unanswerable" if query.unanswerable else "answerable"),
         "unanswerable": query.unanswerable,
         "refused": answer.refused,
+        "withheld": answer.withheld,  # refused after the model answered: no shown passage supports it
         "grounded": answer.grounded,
         "correct": match is not None if query.reference is not None else None,
         "match": match,
@@ -167,6 +168,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "citations": len(citations),
         "citations_moved": sum(c["origin"] == "moved" for c in citations),
         "unsupported_sentences": sum(len(r["unsupported"]) for r in answered),
+        "withheld_answerable": sum(bool(r.get("withheld")) for r in answerable),
+        "withheld_unanswerable": sum(bool(r.get("withheld")) for r in unanswerable),
         "median_first_token_ms": sorted(first_token)[len(first_token) // 2] if first_token else None,
         "outcomes": outcomes(rows),
     }

@@ -87,6 +87,11 @@ def _answers(answers: dict[str, Any]) -> str:
     for key, label in labels.items():
         value = answers.get(key)
         rows.append(f"  {label:<55} {'n/a' if value is None else format(value, '.0%'):>6}")
+    if "withheld_answerable" in answers:
+        rows.append(
+            f"  {'answers withheld (no passage supports them)':<55} "
+            f"{answers['withheld_answerable']:>3} answerable, {answers['withheld_unanswerable']} unanswerable"
+        )
     if answers.get("outcomes"):
         rows += ["", _outcomes(answers["outcomes"])]
     return "\n".join(rows)

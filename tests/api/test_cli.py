@@ -186,6 +186,31 @@ def test_ask_json_through_ollama_with_citations_and_timings(
         assert "Sources:" in streamed.stdout and "travel.md" in streamed.stdout
 
 
+def test_ask_withholds_an_answer_no_passage_supports_and_a_stream_says_so(
+    rag_env: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.ollama_server import OllamaProtocolServer
+
+    from rag.prompt import REFUSAL, WITHHELD_NOTICE
+
+    run("ingest", str(docs), "--json")
+    invented = "Flights are booked by carrier pigeon from Lisbon [1]."
+    with OllamaProtocolServer(models=["qwen2.5:14b"], respond=lambda messages: invented) as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        monkeypatch.setenv("RAG_MIN_RELEVANCE", "0.1")
+        body = json.loads(run("ask", "How early must flights be booked?", "--json").stdout)
+        assert (body["answer"], body["refused"], body["withheld"]) == (REFUSAL, True, True)
+        assert body["unsupported"] == ["Flights are booked by carrier pigeon from Lisbon."]
+        streamed = run("ask", "How early must flights be booked?", "--stream")
+        assert streamed.exit_code == 0
+        assert streamed.stdout.startswith(invented) and streamed.stdout.rstrip().endswith(WITHHELD_NOTICE)
+        assert "RAG_UNGROUNDED_ANSWERS=warn" in streamed.stderr
+        monkeypatch.setenv("RAG_UNGROUNDED_ANSWERS", "warn")
+        shown = run("ask", "How early must flights be booked?")
+        assert shown.stdout.startswith("Flights are booked by carrier pigeon from Lisbon.")
+        assert "cites no source" in shown.stderr
+
+
 def test_ask_with_ollama_down_fails_with_the_fix_unless_passages_are_allowed(
     rag_env: Path, docs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

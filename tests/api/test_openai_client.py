@@ -27,7 +27,7 @@ from support.ollama_server import OllamaProtocolServer
 from api.app import create_app
 from rag.config import Settings
 from rag.embedding.local import SentenceTransformerEmbedder
-from rag.prompt import REFUSAL
+from rag.prompt import REFUSAL, WITHHELD_NOTICE
 
 
 def client_for(live_url: str, api_key: str = API_KEY) -> openai.OpenAI:
@@ -105,6 +105,22 @@ def test_a_refusal_has_no_sources_section(live_url: str) -> None:
     )
     assert response.choices[0].message.content == REFUSAL
     assert response.model_extra is not None and response.model_extra["citations"] == []
+
+
+def test_an_answer_no_passage_supports_is_withheld_and_a_stream_says_so(
+    live_url: str, ollama_server: OllamaProtocolServer
+) -> None:
+    ollama_server.respond = lambda messages: "Flights are booked by carrier pigeon from Lisbon [1]."
+    client = client_for(live_url)
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": FLIGHTS_QUESTION}]
+    whole = client.chat.completions.create(model="private-rag", messages=messages)
+    assert whole.choices[0].message.content == REFUSAL
+    assert whole.model_extra is not None and whole.model_extra["citations"] == []
+    # A stream has shown the tokens before the check: it ends by saying they are not to be relied on.
+    chunks = list(client.chat.completions.create(model="private-rag", messages=messages, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text == f"Flights are booked by carrier pigeon from Lisbon [1].\n\n{WITHHELD_NOTICE}"
+    assert chunks[-1].model_extra is not None and chunks[-1].model_extra["citations"] == []
 
 
 def test_wrong_api_key_raises_authentication_error(live_url: str) -> None:

@@ -167,11 +167,19 @@ def test_answer_with_only_an_invalid_marker_is_not_grounded(
 ) -> None:
     # 99 weeks is in no passage, so the unmarked claim cannot be matched to a source either.
     ollama_server.respond = lambda messages: "Employees get 99 weeks of paid family leave [9]."
-    answer = service(sample_kb, generator_for(ollama_server.url), answer_candidates=3).answer(LEAVE_QUESTION)
+    generator = generator_for(ollama_server.url)
+    withheld = service(sample_kb, generator, answer_candidates=3).answer(LEAVE_QUESTION)
     (request,) = chats(ollama_server)
     assert sorted(prompt_sources(request["messages"][-1]["content"])) == [1, 2, 3]
-    assert answer.answer == "Employees get 99 weeks of paid family leave."
-    assert (answer.citations, answer.grounded, answer.refused) == ([], False, False)
+    # By default (RAG_UNGROUNDED_ANSWERS=withhold) an answer no passage supports is not shown.
+    assert (withheld.answer, withheld.refused, withheld.withheld) == (REFUSAL, True, True)
+    assert withheld.citations == []
+    assert withheld.unsupported == ["Employees get 99 weeks of paid family leave."]
+    assert withheld.refusal_reason and "RAG_UNGROUNDED_ANSWERS=warn" in withheld.refusal_reason
+    warn = service(sample_kb, generator, answer_candidates=3, ungrounded_answers="warn")
+    shown = warn.answer(LEAVE_QUESTION)
+    assert shown.answer == "Employees get 99 weeks of paid family leave."
+    assert (shown.citations, shown.grounded, shown.refused, shown.withheld) == ([], False, False, False)
 
 
 def test_claim_with_an_invalid_marker_is_matched_to_the_source_that_states_it(

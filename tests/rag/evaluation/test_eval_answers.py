@@ -116,6 +116,19 @@ def test_summary_counts_refusals_citations_and_correctness() -> None:
     assert summary["cited_relevant_document_rate"] == round(2 / 3, 4)
     assert summary["answer_correctness"] == round(1 / 3, 4)
     assert summary["median_first_token_ms"] == 100.0
+    assert (summary["withheld_answerable"], summary["withheld_unanswerable"]) == (0, 0)
+
+
+def test_summary_counts_withheld_answers_as_refusals_on_each_side() -> None:
+    rows = [
+        _row(False, True, [], None) | {"withheld": True},  # an answerable question's answer withheld
+        _row(False, False, [True], True),
+        _row(True, True, [], None) | {"withheld": True},  # an unanswerable one's
+        _row(True, True, [], None),  # refused by the gate or the model itself
+    ]
+    summary = summarise(rows)
+    assert (summary["withheld_answerable"], summary["withheld_unanswerable"]) == (1, 1)
+    assert (summary["refusal_accuracy"], summary["false_refusal_rate"]) == (1.0, 0.5)
 
 
 class _NoEmbedder:
