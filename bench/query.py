@@ -192,8 +192,10 @@ class SyntheticCorpus:
         per_doc = config.chunks_per_doc
         self.batch = max(per_doc, config.batch // per_doc * per_doc)
 
-    def batches(self) -> Iterator[tuple[list[Chunk], Matrix]]:
-        for number, start in enumerate(range(0, self.size, self.batch)):
+    def batches(self, first: int = 0) -> Iterator[tuple[list[Chunk], Matrix]]:
+        """From batch number ``first`` on (a build continued), each batch the same as in a full run."""
+        for number in range(first, math.ceil(self.size / self.batch)):
+            start = number * self.batch
             rng, labels, vectors = self._batch(number, start)
             count = len(labels)
             topic_words = rng.integers(0, TOPIC_VOCABULARY, (count, CHUNK_TOPIC_WORDS))
@@ -504,15 +506,23 @@ def build_edge(
     storage: str = "memory",
     progress_json: Path | None = None,
     optimize_every: int | None = None,
+    resume: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], Matrix | None]:
     """Ingest and optimize; keep the vectors for the numpy check only where they fit comfortably.
 
     ``optimize_every``: also optimise each time that many more chunks are in, as ingesting in steps
-    does; ``optimize_s`` then sums every pass and ``steps`` records each one."""
-    keep = corpus.size <= corpus.config.numpy_check_max
+    does; ``optimize_s`` then sums every pass and ``steps`` records each one. After each step the
+    build so far is recorded beside the store (PARTIAL_RECORD): ``resume`` is that record, and the
+    build goes on from its last step, its seconds added to the ones recorded."""
+    resume = resume or {}
+    first_batch = int(resume.get("chunks", 0)) // corpus.batch
+    keep = corpus.size <= corpus.config.numpy_check_max and not first_batch
     kept: list[Matrix] = []
-    generate_s = upsert_s = optimize_s = 0.0
-    steps: list[dict[str, Any]] = []
+    generate_s, upsert_s, optimize_s = (
+        float(resume.get(key, 0.0)) for key in ("generate_s", "upsert_s", "optimize_s")
+    )
+    steps: list[dict[str, Any]] = list(resume.get("optimize_steps", []))
+    resumed = list(resume.get("resumed_at_chunks", [])) + ([first_batch * corpus.batch] if resume else [])
     store = open_edge(data_dir, spec, storage)
 
     def optimize_step(done: int) -> None:
@@ -534,11 +544,24 @@ def build_edge(
         steps.append(step)
         snapshot.update(stage="upsert", optimize_s=round(optimize_s, 1), steps=steps)
         progress(f"  optimized in {took:.0f} s: {step}")
+        # Everything up to here is optimised and flushed: a build cut short after this goes on from it.
+        (data_dir / PARTIAL_RECORD).write_text(
+            json.dumps(
+                {
+                    "chunks": done,
+                    "generate_s": round(generate_s, 2),
+                    "upsert_s": round(upsert_s, 2),
+                    "optimize_s": round(optimize_s, 2),
+                    "optimize_steps": steps,
+                    "resumed_at_chunks": resumed,
+                }
+            )
+        )
 
     try:
         with BuildProgress(progress_json, corpus.size, storage) as snapshot:
             clock = time.perf_counter()
-            for number, (chunks, vectors) in enumerate(corpus.batches()):
+            for number, (chunks, vectors) in enumerate(corpus.batches(first_batch), start=first_batch):
                 now = time.perf_counter()
                 generate_s += now - clock
                 store.upsert(chunks, vectors.tolist())
@@ -559,6 +582,7 @@ def build_edge(
             count = store.count()
     finally:
         store.close()
+    (data_dir / PARTIAL_RECORD).unlink(missing_ok=True)
     build = {
         "chunks": count,
         "generate_s": round(generate_s, 2),
@@ -567,6 +591,7 @@ def build_edge(
         "build_s": round(upsert_s + optimize_s, 2),
         "upsert_chunks_per_s": round(corpus.size / upsert_s) if upsert_s else None,
         "optimize_steps": steps,
+        "resumed_at_chunks": resumed,  # where a build cut short was continued (in another process)
         "segments": info.segments_count,
         "points": info.points_count,
         # The engine counts the sparse (BM25) index too: dense HNSW is built when this is ~2x points.
@@ -578,6 +603,7 @@ def build_edge(
 
 
 BUILD_RECORD = "bench-build.json"  # beside a kept store: how it was built, for a --reuse run
+PARTIAL_RECORD = "bench-build.partial.json"  # beside a build cut short: how far it got, for --reuse
 
 
 def record_build(data_dir: Path, build: dict[str, Any]) -> None:
@@ -949,10 +975,15 @@ def measure_size(
     tag = f"[{size:,} {storage}]"
     build, vectors = reused_build(corpus, data_dir, spec, storage) if config.reuse else None, None
     if build is None:
-        progress(f"{tag} building the Edge store ({corpus.clusters:,} clusters) in {data_dir}")
-        shutil.rmtree(data_dir, ignore_errors=True)
+        partial = data_dir / PARTIAL_RECORD
+        resume = json.loads(partial.read_text()) if config.reuse and partial.exists() else None
+        if resume is None:
+            progress(f"{tag} building the Edge store ({corpus.clusters:,} clusters) in {data_dir}")
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            progress(f"{tag} continuing the build in {data_dir} after {resume['chunks']:,} chunks")
         build, vectors = build_edge(
-            corpus, data_dir, spec, storage, config.progress_json, config.optimize_every
+            corpus, data_dir, spec, storage, config.progress_json, config.optimize_every, resume
         )
         if config.keep:
             record_build(data_dir, build)
@@ -1185,7 +1216,10 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--workdir", type=Path, help="where the stores go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the stores on disk")
     parser.add_argument(
-        "--reuse", action="store_true", help="search the stores a --keep run left in --workdir, if complete"
+        "--reuse",
+        action="store_true",
+        help="search the stores a --keep run left in --workdir, if complete; else go on with a build that "
+        "was cut short after an --optimize-every step",
     )
     args = parser.parse_args(argv)
     if args.reuse and not (args.workdir and args.keep):

@@ -15,6 +15,7 @@ import pytest
 
 from bench import query
 from bench.query import Config, SyntheticCorpus
+from rag.store.edge import EdgeStore
 
 pytestmark = pytest.mark.slow  # loads the MiniLM embedder and reranker
 
@@ -247,3 +248,40 @@ def test_a_stepped_build_optimizes_every_step_and_uses_numpys_truth_above_exact_
     assert "skipped" in result["edge"]["dense_exact"]
     assert result["ratios"]["hnsw_to_exact_p95"] is None
     assert 0.5 <= result["edge"]["recall_at_10_hnsw_vs_exact"] <= 1.0
+
+
+class Killed(Exception):
+    """Stands for the build's process being stopped."""
+
+
+def test_a_build_cut_short_goes_on_from_its_last_step_with_reuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = [
+        "--sizes", "6000", "--storages", "disk-8bit", "--no-e2e", "--queries", "6", "--warmup", "1",
+        "--ef-sweep", "", "--baseline-max", "0", "--oversampling-sweep", "", "--optimize-every", "2000",
+        "--workdir", str(tmp_path), "--keep",
+    ]  # fmt: skip
+    real_optimize = EdgeStore.optimize
+    passes = []
+
+    def optimize_then_die(store: EdgeStore) -> None:
+        passes.append(1)
+        if len(passes) == 3:
+            raise Killed  # during the third pass: the first two steps are on disk
+        real_optimize(store)
+
+    monkeypatch.setattr(EdgeStore, "optimize", optimize_then_die)
+    with pytest.raises(Killed), contextlib.redirect_stdout(io.StringIO()):
+        query.main(args)
+    monkeypatch.setattr(EdgeStore, "optimize", real_optimize)
+    partial = json.loads((tmp_path / "size-6000-disk-8bit" / query.PARTIAL_RECORD).read_text())
+    assert partial["chunks"] == 4000 and len(partial["optimize_steps"]) == 2
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        query.main([*args, "--reuse"])
+    build = json.loads(out.getvalue())["results"][0]["build"]
+    assert build["chunks"] == 6000 and build["resumed_at_chunks"] == [4000]
+    assert [step["chunks"] for step in build["optimize_steps"]] == [2000, 4000, 6000]
+    assert build["upsert_s"] > partial["upsert_s"]  # the seconds of both parts
+    assert not (tmp_path / "size-6000-disk-8bit" / query.PARTIAL_RECORD).exists()
