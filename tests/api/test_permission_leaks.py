@@ -116,7 +116,9 @@ def _owui_token(email: str) -> str:
         "name": email,
         "role": "user",
         "iat": now,
-        "exp": now + 300,
+        # CALLERS are built when the module is collected; a whole suite can take longer than minutes to
+        # reach these tests, and an expired token is a 401 (tested on its own below).
+        "exp": now + 86_400,
     }
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 

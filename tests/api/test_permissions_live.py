@@ -61,7 +61,9 @@ def _names(client: TestClient, headers: dict[str, str], query: str = "code") -> 
     return {Path(hit["source"]).name for hit in response.json()["hits"]}
 
 
-def _eventually(check: Callable[[], bool], timeout_s: float = 20.0) -> bool:
+def _eventually(check: Callable[[], bool], timeout_s: float = 90.0) -> bool:
+    """Waits for the watcher (a first parse starts its sandbox): generous, since a loaded 2-core
+    machine took over 20 s, and it returns as soon as the check holds."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
