@@ -193,3 +193,15 @@ def test_optimizing_truncates_the_write_ahead_log_while_the_store_stays_open(
         assert store.count() == CHUNKS  # what the WAL held is in the segments now
     finally:
         store.close()
+
+
+def test_optimizing_asks_for_room_for_its_largest_rewrite_not_for_the_whole_store(tmp_path: Path) -> None:
+    """A store of many segments is optimised a segment (or a merge) at a time."""
+    from rag.store.edge import _rewrite_bytes
+
+    segments = tmp_path / "shard" / "segments"
+    for name, mib in (("a", 1), ("b", 3), ("c", 2), ("d", 1)):
+        (segments / name).mkdir(parents=True)
+        (segments / name / "vectors.dat").write_bytes(b"x" * mib * 2**20)
+    assert round(_rewrite_bytes(tmp_path / "shard") / 2**20) == 3 + 2
+    assert _rewrite_bytes(tmp_path / "empty") == 0
