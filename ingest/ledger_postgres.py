@@ -124,16 +124,11 @@ class PostgresLedger:
     def documents(
         self, offset: int = 0, limit: int | None = None, after: str | None = None
     ) -> list[DocumentRecord]:
-        if after is not None:
-            return self._many(
-                f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s AND source > %s "
-                "ORDER BY source LIMIT %s OFFSET %s",
-                after,
-                limit,
-                offset,
-            )
+        # Sources are absolute paths, never empty: after "" is every document.
         return self._many(
-            f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s ORDER BY source LIMIT %s OFFSET %s",
+            f"SELECT {_COLUMNS} FROM ledger_documents WHERE kb = %s AND source > %s "
+            "ORDER BY source LIMIT %s OFFSET %s",
+            after or "",
             limit,
             offset,
         )

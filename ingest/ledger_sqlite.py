@@ -114,13 +114,10 @@ class SqliteLedger:
     def documents(
         self, offset: int = 0, limit: int | None = None, after: str | None = None
     ) -> list[DocumentRecord]:
-        if after is not None:
-            return self._many(
-                f"SELECT {_COLUMNS} FROM documents WHERE source > ? ORDER BY source LIMIT ? OFFSET ?",
-                (after, limit or -1, offset),
-            )
+        # Sources are absolute paths, never empty: after "" is every document.
         return self._many(
-            f"SELECT {_COLUMNS} FROM documents ORDER BY source LIMIT ? OFFSET ?", (limit or -1, offset)
+            f"SELECT {_COLUMNS} FROM documents WHERE source > ? ORDER BY source LIMIT ? OFFSET ?",
+            (after or "", limit or -1, offset),
         )
 
     def pages(self, under: str | None = None, page_size: int = PAGE_SIZE) -> Iterator[list[DocumentRecord]]:
