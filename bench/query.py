@@ -196,7 +196,7 @@ class SyntheticCorpus:
         """From batch number ``first`` on (a build continued), each batch the same as in a full run."""
         for number in range(first, math.ceil(self.size / self.batch)):
             start = number * self.batch
-            rng, labels, vectors = self._batch(number, start)
+            rng, labels, vectors = self._batch(number)
             count = len(labels)
             topic_words = rng.integers(0, TOPIC_VOCABULARY, (count, CHUNK_TOPIC_WORDS))
             filler_words = rng.integers(0, FILLER_VOCABULARY, (count, CHUNK_FILLER_WORDS))
@@ -207,12 +207,12 @@ class SyntheticCorpus:
 
     def vector_batches(self) -> Iterator[Matrix]:
         """The vectors of ``batches()`` alone, the same ones, without the cost of making their chunks."""
-        for number, start in enumerate(range(0, self.size, self.batch)):
-            yield self._batch(number, start)[2]
+        for number in range(math.ceil(self.size / self.batch)):
+            yield self._batch(number)[2]
 
-    def _batch(self, number: int, start: int) -> tuple[np.random.Generator, npt.NDArray[np.int64], Matrix]:
+    def _batch(self, number: int) -> tuple[np.random.Generator, npt.NDArray[np.int64], Matrix]:
         rng = np.random.default_rng([self.config.seed, self.size, 1, number])
-        count = min(self.batch, self.size - start)
+        count = min(self.batch, self.size - number * self.batch)
         per_doc = self.config.chunks_per_doc
         doc_topics = rng.integers(0, self.clusters, math.ceil(count / per_doc))
         labels = np.repeat(doc_topics, per_doc)[:count]
