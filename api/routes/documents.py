@@ -68,16 +68,21 @@ def list_documents(
 
 def _cursor(source: str) -> str:
     """Opaque to clients: the last source of a page, which they need not parse or see whole."""
-    return base64.urlsafe_b64encode(source.encode("utf-8", "surrogateescape")).decode("ascii")
+    return base64.urlsafe_b64encode(source.encode("utf-8")).decode("ascii")
 
 
 def _after(cursor: str | None) -> str | None:
+    """The source a cursor names. Strict UTF-8 without NUL, as every ledger source is: anything else
+    would reach the database as text it refuses (a 500), so it is a 422 here."""
     if cursor is None:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8", "surrogateescape")
-    except (ValueError, binascii.Error, UnicodeError) as exc:
-        raise InputError("cursor is not one this server gave: pass a page's next_cursor as it is.") from exc
+        after = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
+    except (ValueError, binascii.Error, UnicodeError):
+        after = "\0"
+    if "\0" in after:
+        raise InputError("cursor is not one this server gave: pass a page's next_cursor as it is.")
+    return after
 
 
 @router.get("/documents/{doc_id}", response_model=DocumentOut, summary="One document")

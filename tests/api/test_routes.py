@@ -5,6 +5,7 @@ talking to an in-test server that speaks Ollama's wire protocol."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -328,10 +329,12 @@ def test_bad_listing_parameters_are_422(client: TestClient, params: dict[str, An
     )
 
 
-def test_a_cursor_the_server_did_not_give_is_a_clear_422(client: TestClient) -> None:
-    response = client.get("/v1/documents", params={"cursor": "not base64!"})
-    assert response.status_code == 422
-    assert "next_cursor" in response.json()["error"]["message"]
+@pytest.mark.parametrize("raw", [b"\xff\xfe", b"/docs/a\x00b.md"], ids=["not utf-8", "nul"])
+def test_a_cursor_the_server_did_not_give_is_a_clear_422(client: TestClient, raw: bytes) -> None:
+    for cursor in ("not base64!", base64.urlsafe_b64encode(raw).decode()):
+        response = client.get("/v1/documents", params={"cursor": cursor})
+        assert response.status_code == 422, response.text
+        assert "next_cursor" in response.json()["error"]["message"]
 
 
 def test_a_huge_listing_offset_is_not_a_server_error(app: FastAPI) -> None:
