@@ -136,9 +136,12 @@ def chat_completions(
                     yield chunk({"content": event.text})
                     continue
                 answer = event.answer
-                tail = with_sources(answer) if not streamed else sources_section(answer)
-                if streamed and answer.withheld:
+                if not streamed:
+                    tail = with_sources(answer)
+                elif answer.withheld:  # its tokens were shown: say they are not to be relied on
                     tail = "\n\n" + WITHHELD_NOTICE
+                else:
+                    tail = sources_section(answer)
                 citations = [CitationOut.of(c).model_dump() for c in answer.citations]
                 if tail:
                     yield chunk({"content": tail})
