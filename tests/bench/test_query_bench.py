@@ -182,6 +182,8 @@ def test_store_layouts_are_measured_side_by_side(storages_report: tuple[dict[str
         assert result["build"]["chunks"] == SIZE
         assert 0.0 <= result["edge"]["recall_at_10_hnsw_vs_exact"] <= 1.0
         assert result["reopen"]["store_rss_mib"] > 0 and result["disk"]["allocated_mib"] > 0
+        # The reopened store's memory, split: its own heap, and pages of its files the searches read.
+        assert result["reopen"]["store_anon_rss_mib"] > 0 and result["reopen"]["store_file_rss_mib"] >= 0
     # Reopened (fresh process, then the timed searches) with the layout it was built with: never changed.
     stored = json.loads((workdir / f"size-{SIZE}-disk-8bit" / query.COLLECTION / "store.json").read_text())
     assert stored["storage"] == {"on_disk": True, "quantization": "8bit"}
