@@ -78,10 +78,10 @@ def _after(cursor: str | None) -> str | None:
         return None
     try:
         after = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
-    except (ValueError, binascii.Error, UnicodeError):
-        after = "\0"
-    if "\0" in after:
-        raise InputError("cursor is not one this server gave: pass a page's next_cursor as it is.")
+        if "\0" in after:
+            raise ValueError("a NUL in a source")
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise InputError("cursor is not one this server gave: pass a page's next_cursor as it is.") from exc
     return after
 
 
