@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 """
 
+_BUSY_TIMEOUT_S = 5.0
 _IDS_PER_QUERY = 500  # well under SQLite's bound on parameters per statement
 _COLUMNS = (
     "doc_id, source, sha256, size, mtime_ns, chunk_ids, ingested_at, title, file_type, pipeline, access, "
@@ -52,13 +54,31 @@ _COLUMNS = (
 )
 
 
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting out another connection that is doing the same.
+
+    The switch needs the file to itself, and SQLite answers "database is locked" at once, without the
+    busy timeout, when another connection holds it (two workers or threads opening a new ledger together),
+    so it is retried here for as long as the busy timeout would have waited.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class SqliteLedger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
+        _switch_to_wal(self._db)
         self._lock = threading.Lock()
         with self._tx() as db:  # two processes opening an old ledger at once migrate it once
             for statement in _SCHEMA.split(";"):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 from ingest.ledger_sqlite import SqliteLedger
@@ -76,3 +77,30 @@ def test_failures_are_recorded_and_cleared_by_a_successful_ingest(tmp_path: Path
     ledger.put(DocumentRecord("d", "/docs/bad.pdf", "456", 1, 1, ["c"]))
     assert ledger.failures() == []
     ledger.close()
+
+
+def test_a_new_ledger_opened_by_several_threads_at_once_never_reports_locked(tmp_path: Path) -> None:
+    # Switching a new file to WAL is refused at once ("database is locked", no busy timeout) while
+    # another connection holds it; the race is rare, so it is run many times (~1.5% of rounds failed).
+    for round_ in range(300):
+        path = tmp_path / f"ledger-{round_}.sqlite3"
+        opened: list[SqliteLedger] = []
+        errors: list[BaseException] = []
+
+        def open_one(
+            path: Path = path, opened: list[SqliteLedger] = opened, errors: list[BaseException] = errors
+        ) -> None:
+            try:
+                opened.append(SqliteLedger(path))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_one) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == [], f"round {round_}"
+        assert len(opened) == 4
+        for ledger in opened:
+            ledger.close()
