@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
+from functools import partial
 from pathlib import Path
+
+from support.concurrent import run_at_once
 
 from ingest.ledger_sqlite import SqliteLedger
 from rag.types import DocumentRecord
@@ -84,22 +86,7 @@ def test_a_new_ledger_opened_by_several_threads_at_once_never_reports_locked(tmp
     # another connection holds it; the race is rare, so it is run many times (~1.5% of rounds failed).
     for round_ in range(300):
         path = tmp_path / f"ledger-{round_}.sqlite3"
-        opened: list[SqliteLedger] = []
-        errors: list[BaseException] = []
-
-        def open_one(
-            path: Path = path, opened: list[SqliteLedger] = opened, errors: list[BaseException] = errors
-        ) -> None:
-            try:
-                opened.append(SqliteLedger(path))
-            except BaseException as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_one) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        opened, errors = run_at_once(partial(SqliteLedger, path), timeout_s=30)
         assert errors == [], f"round {round_}"
         assert len(opened) == 4
         for ledger in opened:

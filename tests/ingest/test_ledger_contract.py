@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.concurrent import run_at_once
 
 from ingest.ledger import Ledger, documents_under, open_ledger
 from rag.config import Settings
@@ -408,20 +409,7 @@ def test_records_survive_closing_and_reopening(reopen: OpenLedger) -> None:
 
 
 def test_ledgers_opened_at_once_create_the_schema_once(reopen: OpenLedger) -> None:
-    opened: list[Ledger] = []
-    errors: list[BaseException] = []
-
-    def open_one() -> None:
-        try:
-            opened.append(reopen())
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    opened, errors = run_at_once(reopen)
     assert errors == [] and len(opened) == 4
     opened[0].put(doc(1))
     assert all(ledger.count() == 1 for ledger in opened)

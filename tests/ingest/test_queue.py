@@ -3,7 +3,6 @@ jobs, the retry policy, and the errors a user sees when the database is missing 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 from procrastinate.jobs import Job as QueueJob
+from support.concurrent import run_at_once
 from support.processes import free_port
 
 from api.cli import cli
@@ -25,19 +25,7 @@ def queue(postgres_url: str) -> Iterator[IngestQueue]:
 
 
 def test_the_schema_is_created_once_by_processes_starting_together(postgres_url: str) -> None:
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            IngestQueue(QueueSettings(postgres_url)).prepare()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = run_at_once(lambda: IngestQueue(QueueSettings(postgres_url)).prepare())
     IngestQueue(QueueSettings(postgres_url)).prepare()  # and again on the next start
     assert errors == []
     with psycopg.connect(postgres_url) as conn:

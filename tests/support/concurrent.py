@@ -1,0 +1,30 @@
+"""Run one action from several threads at once, as processes starting together would."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def run_at_once(
+    action: Callable[[], T], threads: int = 4, timeout_s: float = 60
+) -> tuple[list[T], list[BaseException]]:
+    """What each thread's call returned, and what the calls raised."""
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(action())
+        except BaseException as exc:
+            errors.append(exc)
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(timeout_s)
+    return results, errors
