@@ -312,6 +312,41 @@ def test_numbers_match_across_thousands_separators_and_zero_decimals() -> None:
     assert supports("Your learning budget is EUR 1,600 per year.", hit) is False
 
 
+POOLER = (
+    "PgBouncer listens for client connections and hands them to a pool of server connections. "
+    "Each pool belongs to one database and one user. "
+    "Pools are sized per database. "
+    "The server itself is configured separately. "
+    "The default port of the PostgreSQL server is 5432."
+)
+
+
+def test_a_number_from_another_part_of_the_passage_does_not_support_the_claim() -> None:
+    # Every number and word of the claim is in the passage, but 5432 is the server's port.
+    hit = make_hit(1, POOLER, source="pgbouncer.txt")
+    assert supports("PgBouncer listens on port 5432.", hit) is False
+    cited = cite("PgBouncer listens on port 5432 [1].", [hit])
+    assert (cited.text, cited.citations) == ("PgBouncer listens on port 5432.", [])
+    assert cited.unsupported == ["PgBouncer listens on port 5432."]
+
+
+def test_a_number_within_two_sentences_of_what_the_claim_says_about_it_supports_it() -> None:
+    hit = make_hit(1, POOLER, source="pgbouncer.txt")
+    assert supports("The PostgreSQL server listens on port 5432 by default.", hit) is True
+    assert supports("The server is configured separately, on port 5432.", hit) is True
+
+
+def test_a_number_in_the_section_or_title_stands_for_the_whole_passage() -> None:
+    hit = make_hit(1, POOLER, source="pgbouncer.txt", section="Changes in PgBouncer 1.21")
+    assert supports("PgBouncer 1.21 listens for client connections.", hit) is True
+
+
+def test_each_number_of_a_compound_claim_sits_by_its_own_clause() -> None:
+    hit = make_hit(1, REFUNDS + " " + TRAVEL, source="policies.md")
+    assert supports("Standard refunds take 14 days and flights are booked 21 days ahead.", hit) is True
+    assert supports("Standard refunds take 21 days and flights are booked 14 days ahead.", hit) is False
+
+
 def test_case_and_simple_inflections_do_not_matter() -> None:
     hit = make_hit(1, "Line managers approve expense claims up to EUR 750.", source="expenses.md")
     assert supports("A LINE MANAGER approved the expense claim of EUR 750.", hit) is True
