@@ -386,8 +386,8 @@ class _SupportChecker:
 
 
 def _number_placed(number: str, claim: ClaimTerms, passage: PassageTerms) -> bool:
-    """The passage holds ``number`` near what the claim says about it: in its headings, or within
-    ``NUMBER_REACH`` sentences of at least ``NUMBER_CONTEXT_SHARE`` of what the claim says about it."""
+    """The passage holds ``number`` in its headings, or within ``NUMBER_REACH`` sentences of at least
+    ``NUMBER_CONTEXT_SHARE`` of what the claim says about it (``ClaimTerms.context_of``)."""
     if number in passage.heading_numbers:
         return True
     if number not in passage.numbers:
