@@ -35,3 +35,33 @@ def test_cjk_evidence_is_matched_by_characters_across_reflowed_lines_and_chunk_b
     assert holds_evidence("前文。图层对话框是管理图层的主要界面，可以在这里创", chinese)  # the larger part
     assert not holds_evidence("图层对话框", chinese)
     assert not holds_evidence("通道对话框用于管理通道。", chinese)
+
+
+# A table row as the source's plain text has it (cells run together) and as the parser writes it
+# (ingest/parse.py: one line per row, each value after its column header).
+TABLE_PASSAGE = (
+    "Table 8.9. Date/Time Types\n"
+    "Name | Storage Size | Description\n"
+    "Name: timestamp with time zone; Storage Size: 8 bytes; Description: both date and time, with time zone\n"
+    "Name: date; Storage Size: 4 bytes; Description: date (no time of day)\n"
+    "Name: time with time zone; Storage Size: 12 bytes; Description: time of day (no date), with time zone"
+)
+
+
+def test_a_table_row_written_with_its_column_headers_holds_the_row_from_the_plain_text() -> None:
+    assert holds_evidence(TABLE_PASSAGE, "date 4 bytes date (no time of day) time with time zone 12 bytes")
+
+
+def test_cells_the_plain_text_ran_together_still_match_the_same_cells() -> None:
+    assert holds_evidence(TABLE_PASSAGE, "time with time zone12 bytestime of day (no date), with time zone")
+
+
+def test_another_row_of_the_same_table_does_not_hold_the_evidence() -> None:
+    assert not holds_evidence(TABLE_PASSAGE, "time with time zone 8 bytes time of day (no date)")
+    assert not holds_evidence(TABLE_PASSAGE, "interval 16 bytes time interval")
+
+
+def test_short_evidence_is_not_matched_across_word_borders() -> None:
+    # "at eight" run together is "ateight", which "great eighteen" also holds; below the letter floor
+    # joined words prove nothing.
+    assert not holds_evidence("a great eighteen", "at eight")
