@@ -156,12 +156,18 @@ class PassageTerms:
     heading_numbers: frozenset[str] = frozenset()
 
     def __or__(self, other: PassageTerms) -> PassageTerms:
+        # Empty sentences between the two, so that no window around a number of one passage reaches
+        # into the other: two passages cited together each hold their own part of a claim.
+        gap = (_NO_SENTENCE,) * NUMBER_REACH
         return PassageTerms(
             self.numbers | other.numbers,
             self.tokens | other.tokens,
-            self.sentences + other.sentences,
+            self.sentences + gap + other.sentences,
             self.heading_numbers | other.heading_numbers,
         )
+
+
+_NO_SENTENCE = PassageSentence(frozenset(), frozenset())
 
 
 @dataclass(frozen=True, slots=True)

@@ -347,6 +347,16 @@ def test_each_number_of_a_compound_claim_sits_by_its_own_clause() -> None:
     assert supports("Standard refunds take 21 days and flights are booked 14 days ahead.", hit) is False
 
 
+def test_passages_cited_together_do_not_lend_each_other_words_for_a_number() -> None:
+    # The first passage ends on 40, the second starts with what the claim says: neither says the
+    # upload limit for reports is 40 megabytes, and their texts must not be read as one.
+    archive = "The archive keeps old releases. Tape drives are slow. Shelves hold 40."
+    limits = "Upload limits for reports are set in megabytes. Ask IT to raise them."
+    figures, uploads = make_hit(1, archive, source="a.md"), make_hit(2, limits, source="b.md")
+    cited = cite("The upload limit for reports is 40 megabytes [1][2].", [figures, uploads])
+    assert (cited.citations, cited.unsupported) == ([], ["The upload limit for reports is 40 megabytes."])
+
+
 def test_case_and_simple_inflections_do_not_matter() -> None:
     hit = make_hit(1, "Line managers approve expense claims up to EUR 750.", source="expenses.md")
     assert supports("A LINE MANAGER approved the expense claim of EUR 750.", hit) is True
