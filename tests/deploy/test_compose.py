@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,36 @@ def test_images_are_pinned(services: dict[str, Any]) -> None:
         image = service["image"]
         tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
         assert tag and tag != "latest", f"{name} uses an unpinned image {image}"
+
+
+def _qdrant_images() -> set[str]:
+    return {
+        service["image"]
+        for services in (SERVICES, SCALE_SERVICES)
+        for service in services.values()
+        if service["image"].startswith("qdrant/qdrant:")
+    }
+
+
+def test_the_pinned_qdrant_server_is_one_the_installed_client_accepts() -> None:
+    """qdrant-client warns at start-up ("incompatible with server version") and may send requests the
+    server does not know when the minor versions are more than one apart; the compose files must pin a
+    server our client was built for, and both files the same one."""
+    images = _qdrant_images()
+    assert len(images) == 1, f"the two compose files pin different servers: {images}"
+    server = images.pop().rsplit(":v", 1)[1]
+    client = metadata.version("qdrant-client")
+    server_major, server_minor = (int(part) for part in server.split(".")[:2])
+    client_major, client_minor = (int(part) for part in client.split(".")[:2])
+    assert server_major == client_major and abs(server_minor - client_minor) <= 1, (server, client)
+
+
+def test_the_docker_tests_run_the_server_compose_pins() -> None:
+    (image,) = _qdrant_images()
+    for test in ("deploy/test_qdrant_cluster.py", "rag/store/test_contract.py", "ingest/test_workers.py"):
+        assert f'"{image}"' in (ROOT / "tests" / test).read_text(encoding="utf-8"), test
+    rest_server = (ROOT / "tests" / "support" / "qdrant_rest.py").read_text(encoding="utf-8")
+    assert f'SERVER_VERSION = "{image.rsplit(":v", 1)[1]}"' in rest_server
 
 
 @pytest.mark.parametrize("services", [SERVICES, SCALE_SERVICES], ids=["single", "scale"])

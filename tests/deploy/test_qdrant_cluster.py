@@ -27,7 +27,7 @@ from rag.types import Chunk, StoreSpec
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-QDRANT_IMAGE = "qdrant/qdrant:v1.16.0"  # the tag docker-compose.scale.yml pins
+QDRANT_IMAGE = "qdrant/qdrant:v1.20.0"  # the tag docker-compose.scale.yml pins
 NODES = 3
 DIMENSION = 8
 SPEC = StoreSpec("test:embedder", DIMENSION)

@@ -315,7 +315,7 @@ def test_workers_sharing_a_qdrant_server_store_every_chunk_exactly_once(
         pytest.skip(reason)
     from testcontainers.qdrant import QdrantContainer
 
-    with QdrantContainer("qdrant/qdrant:v1.16.0") as qdrant:
+    with QdrantContainer("qdrant/qdrant:v1.20.0") as qdrant:
         url = f"http://{qdrant.get_container_host_ip()}:{qdrant.exposed_rest_port}"
         fleet, records = ingest_with_two_kills(tmp_path, worker_env | {"RAG_QDRANT_URL": url})
         store = open_store(fleet.settings.model_copy(update={"qdrant_url": url}), None)

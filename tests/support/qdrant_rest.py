@@ -31,7 +31,7 @@ from qdrant_client import QdrantClient
 from qdrant_client import models as qm
 
 FaultKind = Literal["status", "drop", "lost_answer", "hang"]
-SERVER_VERSION = "1.16.0"  # what GET / reports: the version docker-compose.yml pins
+SERVER_VERSION = "1.20.0"  # what GET / reports: the version docker-compose.yml pins
 _COLLECTION = re.compile(r"^/collections/(?P<name>[^/]+)(?P<rest>/.*)?$")
 
 

@@ -71,7 +71,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opene
         from qdrant_client import QdrantClient
         from testcontainers.qdrant import QdrantContainer
 
-        with QdrantContainer("qdrant/qdrant:v1.16.0") as container:
+        with QdrantContainer("qdrant/qdrant:v1.20.0") as container:
             client = QdrantClient(
                 url=f"http://{container.get_container_host_ip()}:{container.exposed_rest_port}"
             )
