@@ -18,7 +18,8 @@ union of the stores against the one ledger. "Exactly once" then means, per file:
   store, and only chunk ids the ledger lists for them (so never stale content).
 
 The embedder is the Ollama client against the in-test Ollama protocol server (hashing vectors), shared
-by the workers: fast, so the kills land in parsing, embedding and writing alike.
+by the workers: fast, so the kills land in parsing, embedding and writing alike. The other tests: retries
+while the embedder is down, the periodic scan, and the hostile corpus through a worker.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ from pathlib import Path
 import psycopg
 import pytest
 from pydantic import SecretStr
+from support.hostile import build, misplaced
 from support.ollama_server import OllamaProtocolServer, hashing_embed
 
 from ingest.ledger import documents_under, open_ledger
 from ingest.queue import PATH_TASK, IngestQueue, QueueSettings
 from rag.config import Settings
+from rag.labels import printable
 from rag.store import open_store
 from rag.types import DocumentRecord
 
@@ -441,3 +444,59 @@ def test_workers_scan_the_watched_folder_periodically_one_scan_at_a_time(
     assert max(waiting) == 1  # never two scans of the folder waiting
     logs = "".join(w.log.read_text() for w in fleet.workers)
     assert "scanned  " in logs and "queued 1 (new 1" in logs
+
+
+def test_a_worker_takes_the_hostile_corpus_one_bad_file_at_a_time_and_keeps_going(
+    tmp_path: Path, postgres_url: str, worker_env: dict[str, str]
+) -> None:
+    """The hostile corpus (tests/support/hostile.py, small size and tight limits as in the fast tier)
+    through `rag scan` and one `rag worker`: the worker survives every case, the queue empties, each
+    case lands where `rag ingest` puts it (ingested, or failed in the ledger with a reason a user can
+    act on), and the secret behind the XXE and the links out of the folder never reaches the store."""
+    corpus = tmp_path / "corpus"
+    cases = build(corpus, tmp_path / "private", scale=0.02)
+    env = worker_env | {"RAG_MAX_FILE_MB": "5", "RAG_MAX_FILE_CHUNKS": "200", "RAG_FILE_TIMEOUT_S": "10"}
+    settings = Settings(database_url=SecretStr(postgres_url), _env_file=None)  # type: ignore[call-arg]
+    IngestQueue(QueueSettings(postgres_url)).prepare()
+    fleet = Fleet(tmp_path, env, settings)
+    try:
+        worker = fleet.start()
+        scan = subprocess.run(
+            [sys.executable, "-m", "api.cli", "scan", str(corpus)],
+            env=env | {"RAG_DATA_DIR": str(tmp_path / "scanner")},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert scan.returncode == 0, scan.stderr
+        assert scan.stdout.startswith("queued "), scan.stdout
+        wait_for(lambda: path_jobs_left(postgres_url) == 0, "the queue to empty")
+        assert worker.process.poll() is None, worker.log.read_text()
+    finally:
+        fleet.stop()
+
+    ledger = open_ledger(settings)
+    try:
+        failed = {printable(f.source): f.error for f in ledger.failures()}
+        records = list(documents_under(ledger))
+    finally:
+        ledger.close()
+    # The ledger keeps the files a worker read; links the walk refused never became jobs.
+    wrong = misplaced(cases, corpus, failed, {r.source for r in records}, every_failure_listed=False)
+    assert wrong == [], "\n".join(wrong)
+    # The walk refuses the links out of the folder and the name that is not UTF-8: never read, not listed.
+    read = [c for c in cases if c.expect == "failed" and not c.raw_name and not c.name.startswith("links/")]
+    assert sorted(failed) == sorted(printable(str((corpus / c.name).resolve())) for c in read)
+    for where, reason in failed.items():
+        assert "\n" not in reason and "Traceback" not in reason and "Unexpected error" not in reason, where
+    assert "Traceback" not in worker.log.read_text()
+    print(f"\nhostile corpus through a worker: {len(records)} ingested, {len(failed)} failed in the ledger")
+
+    store = open_store(fleet.settings.model_copy(update={"data_dir": worker.data_dir}), None)
+    try:
+        assert store.chunk_counts() == {r.doc_id: r.chunks for r in records}  # ledger = store
+        chunks = store.get([chunk_id for r in records for chunk_id in r.chunk_ids])
+    finally:
+        store.close()
+    assert chunks and not any("BLUEHERON" in chunk.text for chunk in chunks)
+    assert not any("private" in chunk.source for chunk in chunks)
