@@ -68,6 +68,11 @@ class VectorStore(Protocol):
         """The chunks with these ids (unknown ids are left out), in the order asked."""
         ...
 
+    def get_vectors(self, chunk_ids: Sequence[str]) -> list[tuple[Chunk, list[float]]]:
+        """The chunks with these ids (unknown ids are left out) with their dense vectors, as stored
+        (normalised for cosine): a file moved under workers reuses them instead of embedding again."""
+        ...
+
     def count(self, filters: SearchFilters | None = None) -> int: ...
 
     def chunk_counts(self, filters: SearchFilters | None = None) -> dict[str, int]:
@@ -117,6 +122,14 @@ def chunk_from_payload(point_id: object, payload: dict[str, Any]) -> Chunk:
         access=tuple(str(label) for label in payload.get("access") or ()),
         ocr=bool(payload.get("ocr", False)),
     )
+
+
+def dense_vector_of(vector: object) -> list[float] | None:
+    """The dense vector in a retrieved point's named vectors (both engines answer a dict by name)."""
+    dense = vector.get(DENSE) if isinstance(vector, dict) else None
+    if not isinstance(dense, list) or not all(isinstance(x, int | float) for x in dense):
+        return None
+    return [float(x) for x in dense]
 
 
 def check_spec(stored: StoreSpec, wanted: StoreSpec, where: str) -> None:

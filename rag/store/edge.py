@@ -25,6 +25,7 @@ from rag.store.base import (
     check_spec,
     chunk_from_payload,
     chunk_payload,
+    dense_vector_of,
 )
 from rag.store.filtered_search import DenseMethod, DensePlan, plan_dense_search
 from rag.store.owner import DataDirOwner
@@ -327,6 +328,17 @@ class EdgeStore:
             return []
         records = self._shard.retrieve(point_ids=list(chunk_ids), with_payload=True, with_vector=False)
         found = {str(r.id): chunk_from_payload(r.id, r.payload or {}) for r in records}
+        return [found[i] for i in chunk_ids if i in found]
+
+    def get_vectors(self, chunk_ids: Sequence[str]) -> list[tuple[Chunk, list[float]]]:
+        if self._shard is None or not chunk_ids:
+            return []
+        records = self._shard.retrieve(point_ids=list(chunk_ids), with_payload=True, with_vector=[DENSE])
+        found = {
+            str(r.id): (chunk_from_payload(r.id, r.payload or {}), vector)
+            for r in records
+            if (vector := dense_vector_of(r.vector)) is not None
+        }
         return [found[i] for i in chunk_ids if i in found]
 
     def count(self, filters: SearchFilters | None = None) -> int:

@@ -23,6 +23,7 @@ from rag.store.base import (
     check_spec,
     chunk_from_payload,
     chunk_payload,
+    dense_vector_of,
 )
 from rag.store.filtered_search import DenseMethod, DensePlan, plan_dense_search
 from rag.store.server_retry import Node, RetryingCaller, RetryPolicy
@@ -283,6 +284,22 @@ class ServerStore:
         name, ids, consistency = self._collection, list(chunk_ids), self._cluster.consistency
         records = self._call(lambda c: c.retrieve(name, ids=ids, with_payload=True, consistency=consistency))
         found = {str(r.id): chunk_from_payload(r.id, r.payload or {}) for r in records}
+        return [found[i] for i in chunk_ids if i in found]
+
+    def get_vectors(self, chunk_ids: Sequence[str]) -> list[tuple[Chunk, list[float]]]:
+        if self.spec is None or not chunk_ids:
+            return []
+        name, ids, consistency = self._collection, list(chunk_ids), self._cluster.consistency
+        records = self._call(
+            lambda c: c.retrieve(
+                name, ids=ids, with_payload=True, with_vectors=[DENSE], consistency=consistency
+            )
+        )
+        found = {
+            str(r.id): (chunk_from_payload(r.id, r.payload or {}), vector)
+            for r in records
+            if (vector := dense_vector_of(r.vector)) is not None
+        }
         return [found[i] for i in chunk_ids if i in found]
 
     def count(self, filters: SearchFilters | None = None) -> int:

@@ -258,6 +258,15 @@ def test_get_returns_chunks_by_id_in_the_order_asked(open_store: Opener) -> None
     assert store.get([]) == []
 
 
+def test_get_vectors_returns_chunks_with_their_dense_vectors_in_the_order_asked(open_store: Opener) -> None:
+    store = filled(open_store)
+    wanted = [CORPUS[3][0].chunk_id, "00000000-0000-0000-0000-000000000000", CORPUS[1][0].chunk_id]
+    got = store.get_vectors(wanted)
+    assert [chunk for chunk, _ in got] == [CORPUS[3][0], CORPUS[1][0]]
+    assert [vector for _, vector in got] == [pytest.approx(CORPUS[3][1]), pytest.approx(CORPUS[1][1])]
+    assert store.get_vectors([]) == []
+
+
 # -- access labels: who may read a chunk --------------------------------------------------------------
 
 
