@@ -147,11 +147,14 @@ class IngestService:
         parsed: ParsedDocument | None = None,
         access: list[str] | None = None,
         set_access: bool = False,
+        moved_from: str | None = None,
     ) -> tuple[Outcome, int]:
         """Bring one file's chunks up to date. Returns the outcome and how many chunks were embedded.
         ``parsed``: the file's content, when the caller has already parsed it (an upload is checked
         before it may replace an earlier one), so it is not parsed twice. ``set_access``: an upload
         says who may read it: ``access`` (access labels), or None for the folder rules.
+        ``moved_from``: the source this file had before a move; every chunk whose text the document
+        there already embedded takes its vector from the store instead of the embedder.
 
         Raises DocumentError for a file that cannot be ingested (recorded in the ledger's failures),
         ServiceUnavailableError/StoreError when the embedder or store is down (nothing was written).
@@ -164,8 +167,25 @@ class IngestService:
         except DocumentError as exc:
             self.ledger.record_failure(work.source, work.sha256, exc.message)
             raise
-        vectors = self.kb.embedder.embed_documents([chunk.embed_text for chunk in prepared.chunks])
-        return self.commit(prepared, vectors), len(prepared.chunks)
+        vectors, embedded = self._vectors(prepared.chunks, moved_from)
+        return self.commit(prepared, vectors), embedded
+
+    def _vectors(self, chunks: Sequence[Chunk], moved_from: str | None) -> tuple[list[list[float]], int]:
+        """The chunks' vectors, and how many of them the embedder computed. A moved file's chunks with
+        the very text its earlier document embedded (same name, so same title) reuse those vectors: a
+        folder moved under `rag worker` is not embedded again. A renamed file's title is in every
+        chunk's text, so it is embedded anew, with its new title."""
+        known = self._embedded_texts(moved_from) if moved_from is not None else {}
+        missing = [chunk.embed_text for chunk in chunks if chunk.embed_text not in known]
+        fresh = iter(self.kb.embedder.embed_documents(missing) if missing else [])
+        vectors = [known.get(chunk.embed_text) or list(next(fresh)) for chunk in chunks]
+        return vectors, len(missing)
+
+    def _embedded_texts(self, source: str) -> dict[str, list[float]]:
+        record = self.ledger.by_source(source)
+        if record is None or record.pipeline != self.pipeline():
+            return {}  # gone already, or chunked or embedded otherwise than today
+        return {chunk.embed_text: vector for chunk, vector in self.kb.store.get_vectors(record.chunk_ids)}
 
     def check(self, path: Path, access: list[str] | None = None, set_access: bool = False) -> Outcome | Work:
         """Skip an unchanged file (by size and mtime, then by content hash; re-labelled if who may read

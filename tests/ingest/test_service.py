@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from conftest import CountingEmbedder
+from support.fakes import HashingEmbedder
 
-from ingest.service import IngestService, source_of
+from ingest.service import IngestService, Outcome, source_of
 from rag.config import Settings
 from rag.errors import EmbedderUnavailableError
 from rag.knowledge_base import KnowledgeBase
@@ -247,3 +248,41 @@ def test_single_file_ingests_settle_the_store_every_so_many_chunks(
     written = [service.ingest_file(path)[1] for path in files]
     assert counter.calls == sum(written) // 2 >= 1
     assert sources(kb, "vacation days")[0] == "leave.md"
+
+
+def test_a_moved_file_reuses_the_vectors_of_its_text_and_a_renamed_one_is_embedded_anew(
+    tmp_path: Path,
+) -> None:
+    """What `rag worker` does with a move the watcher saw (the old path's document is still there):
+    chunks whose text, title included, is unchanged take the stored vectors instead of the embedder's."""
+    embedder = HashingEmbedder()
+    kb = KnowledgeBase(Settings(data_dir=tmp_path / "data", _env_file=None), embedder=embedder)  # type: ignore[call-arg]
+    docs = tmp_path / "docs"
+    (docs / "archive").mkdir(parents=True)
+    old = docs / "leave.md"
+    old.write_text(
+        "# Leave\n\n## Vacation\n\nEveryone gets 27 vacation days per year.\n\n## Sick\n\nCall in.\n"
+    )
+    try:
+        with IngestService(kb) as service:
+            _, first = service.ingest_file(old)
+            assert first == embedder.documents_embedded > 0
+
+            moved = docs / "archive" / "leave.md"
+            old.rename(moved)
+            assert service.ingest_file(moved, moved_from=source_of(old)) == (Outcome.ADDED, 0)
+            assert embedder.documents_embedded == first
+            before, after = (service.ledger.by_source(source_of(p)) for p in (old, moved))
+            assert before is not None and after is not None and before.doc_id != after.doc_id
+            reused = kb.store.get_vectors(after.chunk_ids)
+            assert [c.source for c, _ in reused] == [source_of(moved)] * first
+            assert [v for _, v in reused] == [v for _, v in kb.store.get_vectors(before.chunk_ids)]
+
+            renamed = docs / "holidays.md"  # its title is in every chunk's embedded text
+            moved.rename(renamed)
+            assert service.ingest_file(renamed, moved_from=source_of(moved)) == (Outcome.ADDED, first)
+            unknown = docs / "elsewhere.md"  # moved from a path the ledger never knew: embedded as new
+            unknown.write_text("Parking is free on Fridays.\n")
+            assert service.ingest_file(unknown, moved_from=source_of(docs / "nowhere.md"))[1] == 1
+    finally:
+        kb.close()
