@@ -6,7 +6,8 @@ Built on procrastinate, in the same database as the ledger. One job per file pat
 * a *queueing lock* per path: while a job for a path waits, another one for it is not added, so a file
   saved ten times before a worker gets to it is ingested once (the job reads the file as it is then);
 * a *lock* per path: two workers never work on one file at once, and jobs of one path run in the order
-  they were added;
+  they were added; a move the watcher saw is a job of the new path (under its locks) that reuses the old
+  document's vectors, then queues the old path;
 * a job whose embedder or store is down (ServiceUnavailableError) is retried with exponential backoff,
   bounded in delay and attempts (the next scan enqueues the file again); any other error is recorded as
   the file's failure in the ledger (as `rag ingest` does) and the job is not retried;
@@ -45,6 +46,8 @@ from rag.errors import ConfigError, ServiceUnavailableError
 log = logging.getLogger(__name__)
 
 PATH_TASK = "rag_ingest_path"
+MOVE_TASK = "rag_ingest_moved"  # a path job that may reuse the vectors of the path the file left
+FILE_TASKS = (PATH_TASK, MOVE_TASK)
 UPLOAD_TASK = "rag_ingest_upload"
 SCAN_TASK = "rag_scan"
 STALLED_TASK = "rag_retry_stalled_jobs"
@@ -212,6 +215,7 @@ class IngestQueue:
         retry = Backoff(self.settings.max_attempts)
         task, queue = self.app.task, self.name
         self._path_task = task(name=PATH_TASK, queue=queue, pass_context=True, retry=retry)(_run_path)
+        self._move_task = task(name=MOVE_TASK, queue=queue, pass_context=True, retry=retry)(_run_moved)
         self._upload_task = task(name=UPLOAD_TASK, queue=queue, pass_context=True, retry=retry)(_run_upload)
         self._scan_task = task(name=SCAN_TASK, queue=queue, pass_context=True, retry=retry)(_run_scan)
         stalled = task(
@@ -245,6 +249,21 @@ class IngestQueue:
         try:
             self._path_task.configure(lock=key, queueing_lock=key).defer(source=source)
         except queue_errors.AlreadyEnqueued:
+            return False
+        except queue_errors.ConnectorException as exc:
+            raise unreachable(self.settings.database_url, exc) from exc
+        return True
+
+    def enqueue_move(self, source: str, moved_from: str) -> bool:
+        """Queue ``source``, a file that was at ``moved_from`` (absolute paths), to be ingested reusing
+        the vectors of the document there; the job then queues ``moved_from`` (a path job removes that
+        document, under its own lock). Under ``source``'s locks, as a path job. False if a job for
+        ``source`` was already waiting: then only ``moved_from`` is queued, and nothing is reused."""
+        key = self._key(source)
+        try:
+            self._move_task.configure(lock=key, queueing_lock=key).defer(source=source, moved_from=moved_from)
+        except queue_errors.AlreadyEnqueued:
+            self.enqueue_path(moved_from)
             return False
         except queue_errors.ConnectorException as exc:
             raise unreachable(self.settings.database_url, exc) from exc
@@ -346,9 +365,9 @@ class IngestQueue:
         """Files of this knowledge base queued or being ingested (0: the workers have caught up)."""
         with self._connection() as conn:
             row = conn.execute(
-                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s AND task_name = %s "
+                "SELECT count(*) FROM procrastinate_jobs WHERE queue_name = %s AND task_name = ANY(%s) "
                 "AND status IN ('todo', 'doing')",
-                (self.name, PATH_TASK),
+                (self.name, list(FILE_TASKS)),
             ).fetchone()
         return int(row[0]) if row else 0
 
@@ -388,6 +407,10 @@ def _runner(context: JobContext) -> Any:
 
 def _run_path(context: JobContext, source: str) -> str:
     return str(_runner(context).ingest_path(source))
+
+
+def _run_moved(context: JobContext, source: str, moved_from: str) -> str:
+    return str(_runner(context).ingest_moved(source, moved_from))
 
 
 def _run_upload(context: JobContext, staged: str, target: str, access: list[str] | None) -> str:

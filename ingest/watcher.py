@@ -43,6 +43,8 @@ class JobQueue(Protocol):
 
     def enqueue_path(self, source: str) -> bool: ...  # False: a job for it was already waiting
 
+    def enqueue_move(self, source: str, moved_from: str) -> bool: ...  # the same; then moved_from is queued
+
     def enqueue_changes(self, root: Path) -> str: ...  # a scan; says what it queued
 
 
@@ -300,12 +302,15 @@ class FolderWatcher:
             self._emit("reconciled", f"{self.root} ({queue.enqueue_changes(self.root)})")
             return
         # A path's job ingests, updates or removes it, whichever the file needs when a worker gets to it.
-        # A move is two jobs, the old path's removal and the new path's ingest (re-embedded): one job
-        # per path keeps its per-path lock, so two workers never write one file.
-        paths = [Path(key)] + ([item.move_from] if item.move_from is not None else [])
-        for path in paths:
-            self._count("queued" if queue.enqueue_path(source_of(path)) else "already queued")
-        self._emit("queued", " <- ".join(str(path) for path in paths))
+        # A move is the new path's job, reusing the old document's vectors, which then queues the old
+        # path's removal: one job per path keeps its per-path lock, so two workers never write one file.
+        source = source_of(Path(key))
+        if item.move_from is None:
+            queued = queue.enqueue_path(source)
+        else:
+            queued = queue.enqueue_move(source, source_of(item.move_from))
+        self._count("queued" if queued else "already queued")
+        self._emit("queued", key if item.move_from is None else f"{key} <- {item.move_from}")
 
     def _forget_folder(self, folder: Path) -> None:
         for record in self._ingest.known_under(folder):

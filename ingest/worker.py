@@ -141,6 +141,9 @@ class FolderJobs:
     def enqueue_path(self, source: str) -> bool:
         return self._queue.enqueue_path(source)
 
+    def enqueue_move(self, source: str, moved_from: str) -> bool:
+        return self._queue.enqueue_move(source, moved_from)
+
     def enqueue_changes(self, root: Path) -> str:
         return describe_scan(scan(self._service, self._queue, root))
 
@@ -166,8 +169,9 @@ class JobRunner:
         self.stalled_after_s = queue.settings.stalled_after_s
         self.jobs_done = 0
 
-    def ingest_path(self, source: str) -> str:
-        """Bring one file up to date; remove it from the knowledge base if it is gone."""
+    def ingest_path(self, source: str, moved_from: str | None = None) -> str:
+        """Bring one file up to date; remove it from the knowledge base if it is gone. ``moved_from``:
+        where the file was before a move (its document's vectors are reused where the text is the same)."""
         started = time.monotonic()
         path = Path(source)
         shown = printable(source)
@@ -175,7 +179,7 @@ class JobRunner:
             removed = self.service.forget(source)
             return self._done("removed" if removed else "gone", shown, started)
         try:
-            outcome, chunks = self.service.ingest_file(path)
+            outcome, chunks = self.service.ingest_file(path, moved_from=moved_from)
         except StaleWriteError as exc:  # another worker wrote a newer result of this file meanwhile
             return self._done("superseded", f"{shown}: {exc.message}", started)
         except DocumentError as exc:
@@ -196,7 +200,18 @@ class JobRunner:
             self.on_event("failed", f"{shown}: {message}")
             raise
         detail = f"{shown} ({chunks} chunks)" if chunks else shown
+        if moved_from is not None:
+            detail += f" <- {printable(moved_from)}"
         return self._done(outcome.value, detail, started)
+
+    def ingest_moved(self, source: str, moved_from: str) -> str:
+        """A file moved from ``moved_from`` to ``source``: ingest it at its new path (reusing the vectors
+        of the document at the old one), then queue the old path, whose job removes that document under
+        the old path's lock, whatever happened here (a move job never leaves the old document behind)."""
+        try:
+            return self.ingest_path(source, moved_from=moved_from)
+        finally:
+            self.queue.enqueue_path(moved_from)
 
     def ingest_upload(
         self, job_id: int, staged: Path, target: Path, access: list[str] | None, *, last_attempt: bool = False

@@ -14,7 +14,7 @@ from support.concurrent import run_at_once
 from support.processes import free_port
 
 from api.cli import cli
-from ingest.queue import IngestQueue, QueueSettings, backoff_s
+from ingest.queue import MOVE_TASK, PATH_TASK, IngestQueue, QueueSettings, backoff_s
 from rag.errors import DocumentError, EmbedderUnavailableError, ServiceUnavailableError, StoreError
 
 
@@ -39,6 +39,25 @@ def test_repeated_saves_of_a_file_coalesce_into_one_waiting_job(queue: IngestQue
     assert queue.enqueue_paths(["/docs/b.txt", "/docs/a.txt", "/docs/b.txt"]) == (1, 2)
     assert queue.counts() == {"todo": 2}
     assert queue.files_in_progress() == 2
+
+
+def test_a_move_is_a_job_of_the_new_path_and_coalesces_with_one_already_waiting(queue: IngestQueue) -> None:
+    def waiting() -> list[tuple[str, str, str | None]]:
+        with psycopg.connect(queue.settings.database_url) as conn:
+            rows = conn.execute(
+                "SELECT task_name, args->>'source', args->>'moved_from' FROM procrastinate_jobs "
+                "WHERE status = 'todo' ORDER BY id"
+            ).fetchall()
+        return [(str(task), str(source), moved) for task, source, moved in rows]
+
+    assert queue.enqueue_move("/docs/archive/a.txt", "/docs/a.txt") is True
+    assert queue.enqueue_path("/docs/archive/a.txt") is False  # the move job reads the file as it is then
+    assert waiting() == [(MOVE_TASK, "/docs/archive/a.txt", "/docs/a.txt")]
+    # A job for the new path already waits: it ingests the file (nothing reused); the old path is queued.
+    assert queue.enqueue_path("/docs/b.txt") is True
+    assert queue.enqueue_move("/docs/b.txt", "/docs/old-b.txt") is False
+    assert waiting()[1:] == [(PATH_TASK, "/docs/b.txt", None), (PATH_TASK, "/docs/old-b.txt", None)]
+    assert queue.files_in_progress() == 3
 
 
 def test_each_knowledge_base_has_its_own_queue_and_locks(postgres_url: str, queue: IngestQueue) -> None:

@@ -24,7 +24,7 @@ from support.ollama_server import OllamaProtocolServer, hashing_embed
 
 from api.cli import cli
 from api.services import Services, open_services
-from ingest.queue import PATH_TASK
+from ingest.queue import FILE_TASKS
 from ingest.service import source_of
 from rag.config import Settings
 
@@ -79,9 +79,9 @@ def replicas(
 def path_jobs(url: str, status: str = "todo") -> list[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT args->>'source' FROM procrastinate_jobs WHERE task_name = %s AND status = %s "
+            "SELECT args->>'source' FROM procrastinate_jobs WHERE task_name = ANY(%s) AND status = %s "
             "ORDER BY args->>'source'",
-            (PATH_TASK, status),
+            (list(FILE_TASKS), status),
         ).fetchall()
     return [row[0] for row in rows]
 
@@ -155,9 +155,19 @@ def worker(tmp_path: Path, postgres_url: str, ollama: OllamaProtocolServer) -> I
     assert process.returncode == 0, output
 
 
+def embedded(ollama: OllamaProtocolServer, word: str) -> int:
+    """How many texts holding ``word`` the embedder was asked for."""
+    return sum(
+        word in text
+        for request in ollama.requests
+        if request.path == "/api/embed" and isinstance(request.body, dict)
+        for text in request.body.get("input") or []
+    )
+
+
 @pytest.mark.slow  # a `rag worker` process
 def test_a_worker_ingests_what_the_watching_server_queued_moves_and_deletes_included(
-    replicas: list[Services], worker: None, watched: Path, postgres_url: str
+    replicas: list[Services], worker: None, watched: Path, postgres_url: str, ollama: OllamaProtocolServer
 ) -> None:
     ledger = replicas[0].ledger
 
@@ -168,9 +178,17 @@ def test_a_worker_ingests_what_the_watching_server_queued_moves_and_deletes_incl
     eventually(lambda: sources() == {before})
     (watched / "new.md").write_text("# New\n\nThe canteen opens at eight.\n")
     eventually(lambda: sources() == {before, source_of(watched / "new.md")})
-    # A move: the old path's document goes, the new path's comes (re-embedded by the worker).
-    (watched / "new.md").rename(watched / "moved.md")
+    assert embedded(ollama, "canteen") == 1
+    # Moved into another folder under the same name: the old path's document goes, the new path's
+    # comes with the vectors the worker had already computed (nothing embedded again).
+    (watched / "archive").mkdir()
+    (watched / "new.md").rename(watched / "archive" / "new.md")
+    eventually(lambda: sources() == {before, source_of(watched / "archive" / "new.md")})
+    assert embedded(ollama, "canteen") == 1
+    # Renamed: its title, part of what is embedded, changed, so it is embedded anew.
+    (watched / "archive" / "new.md").rename(watched / "moved.md")
     eventually(lambda: sources() == {before, source_of(watched / "moved.md")})
+    assert embedded(ollama, "canteen") == 2
     (watched / "before.md").unlink()
     eventually(lambda: sources() == {source_of(watched / "moved.md")})
     eventually(lambda: path_jobs(postgres_url) == [] and path_jobs(postgres_url, "doing") == [])
