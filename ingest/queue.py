@@ -258,16 +258,28 @@ class IngestQueue:
         """Queue ``source``, a file that was at ``moved_from`` (absolute paths), to be ingested reusing
         the vectors of the document there; the job then queues ``moved_from`` (a path job removes that
         document, under its own lock). Under ``source``'s locks, as a path job. False if a job for
-        ``source`` was already waiting: then only ``moved_from`` is queued, and nothing is reused."""
+        ``source`` was already waiting: the same move (the replicas watching one folder each see it)
+        needs nothing more; any other job ingests the file without reusing, and ``moved_from`` is queued
+        here."""
         key = self._key(source)
         try:
             self._move_task.configure(lock=key, queueing_lock=key).defer(source=source, moved_from=moved_from)
         except queue_errors.AlreadyEnqueued:
-            self.enqueue_path(moved_from)
+            if self._waiting_move_from(key) != moved_from:
+                self.enqueue_path(moved_from)
             return False
         except queue_errors.ConnectorException as exc:
             raise unreachable(self.settings.database_url, exc) from exc
         return True
+
+    def _waiting_move_from(self, key: str) -> str | None:
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT args->>'moved_from' FROM procrastinate_jobs WHERE queueing_lock = %s "
+                "AND status = 'todo' AND task_name = %s",
+                (key, MOVE_TASK),
+            ).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
 
     def enqueue_paths(self, sources: Iterable[str]) -> tuple[int, int]:
         """(queued, already waiting)."""

@@ -52,6 +52,7 @@ def test_a_move_is_a_job_of_the_new_path_and_coalesces_with_one_already_waiting(
 
     assert queue.enqueue_move("/docs/archive/a.txt", "/docs/a.txt") is True
     assert queue.enqueue_path("/docs/archive/a.txt") is False  # the move job reads the file as it is then
+    assert queue.enqueue_move("/docs/archive/a.txt", "/docs/a.txt") is False  # a second replica saw it
     assert waiting() == [(MOVE_TASK, "/docs/archive/a.txt", "/docs/a.txt")]
     # A job for the new path already waits: it ingests the file (nothing reused); the old path is queued.
     assert queue.enqueue_path("/docs/b.txt") is True
