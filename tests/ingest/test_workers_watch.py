@@ -174,6 +174,10 @@ def test_a_worker_ingests_what_the_watching_server_queued_moves_and_deletes_incl
     def sources() -> set[str]:
         return {record.source for record in ledger.documents()}
 
+    # Made long before the move into it: a file moved into a folder made a moment earlier can arrive
+    # before the watch on that folder (inotify adds it on the folder's creation event), and is then
+    # seen as a deletion and a new file, not as a move.
+    (watched / "archive").mkdir()
     before = source_of(watched / "before.md")
     eventually(lambda: sources() == {before})
     (watched / "new.md").write_text("# New\n\nThe canteen opens at eight.\n")
@@ -181,7 +185,6 @@ def test_a_worker_ingests_what_the_watching_server_queued_moves_and_deletes_incl
     assert embedded(ollama, "canteen") == 1
     # Moved into another folder under the same name: the old path's document goes, the new path's
     # comes with the vectors the worker had already computed (nothing embedded again).
-    (watched / "archive").mkdir()
     (watched / "new.md").rename(watched / "archive" / "new.md")
     eventually(lambda: sources() == {before, source_of(watched / "archive" / "new.md")})
     assert embedded(ollama, "canteen") == 1
