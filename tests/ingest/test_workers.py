@@ -172,6 +172,19 @@ def path_jobs_left(url: str) -> int:
     return IngestQueue(QueueSettings(url)).files_in_progress()
 
 
+def rag_scan(env: dict[str, str], folder: Path, data_dir: Path) -> str:
+    """`rag scan FOLDER` as a user runs it, in a data dir of its own; what it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "scan", str(folder)],
+        env=env | {"RAG_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
 def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 600) -> None:
     """A guard against hanging, not a timing assertion: the work takes about a minute."""
     deadline = time.monotonic() + timeout_s
@@ -207,15 +220,8 @@ def ingest_with_two_kills(tmp_path: Path, env: dict[str, str]) -> tuple[Fleet, l
     try:
         for _ in range(3):  # started (and registered) one at a time, so each one's id in the queue is known
             fleet.start()
-        scan = subprocess.run(
-            [sys.executable, "-m", "api.cli", "scan", str(docs)],
-            env=env | {"RAG_DATA_DIR": str(tmp_path / "scanner")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert scan.returncode == 0, scan.stderr
-        assert scan.stdout.startswith(f"queued {FILES} (new {FILES},"), scan.stdout
+        scanned = rag_scan(env, docs, tmp_path / "scanner")
+        assert scanned.startswith(f"queued {FILES} (new {FILES},"), scanned
         for share in (0.2, 0.5):
             wait_for(lambda share=share: len(ledger_records(settings)) >= FILES * share, "progress")  # type: ignore[misc]
             killed.append(fleet.kill_one_mid_file(rng))
@@ -355,22 +361,14 @@ def test_a_worker_retries_while_the_embedder_is_down_and_fails_an_unreadable_fil
             "PYTHONPATH": str(ROOT),
         }
 
-        def rag_scan() -> str:
-            done = subprocess.run(
-                [sys.executable, "-m", "api.cli", "scan", str(docs)],
-                env=env | {"RAG_DATA_DIR": str(tmp_path / "scanner")},
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert done.returncode == 0, done.stderr
-            return done.stdout.strip()
+        def scan() -> str:
+            return rag_scan(env, docs, tmp_path / "scanner")
 
         fleet = Fleet(tmp_path, env, settings)
         try:
             worker = fleet.start()
             down.set()
-            assert rag_scan().startswith("queued 2 (new 2,")
+            assert scan().startswith("queued 2 (new 2,")
             # Retried with backoff (2 s, then 4 s) while the embedder is down; the PDF fails once.
             wait_for(lambda: worker.log.read_text().count("retrying  ") >= 2, "two retries")
             down.clear()
@@ -396,11 +394,11 @@ def test_a_worker_retries_while_the_embedder_is_down_and_fails_an_unreadable_fil
             assert [f.source for f in failures] == [str(bad.resolve())]
 
             # A failed file is not queued again until it changes; a deleted one is queued to be removed.
-            assert "failed before and not changed since" in rag_scan()
+            assert "failed before and not changed since" in scan()
             good.unlink()
             later = time.time() + 5
             os.utime(bad, (later, later))
-            assert rag_scan().startswith("queued 2 (new 1, changed 0, deleted 1)")
+            assert scan().startswith("queued 2 (new 1, changed 0, deleted 1)")
             wait_for(lambda: path_jobs_left(postgres_url) == 0, "the queue to empty")
             assert not committed(settings, str(good.resolve()))
         finally:
@@ -461,15 +459,8 @@ def test_a_worker_takes_the_hostile_corpus_one_bad_file_at_a_time_and_keeps_goin
     fleet = Fleet(tmp_path, env, settings)
     try:
         worker = fleet.start()
-        scan = subprocess.run(
-            [sys.executable, "-m", "api.cli", "scan", str(corpus)],
-            env=env | {"RAG_DATA_DIR": str(tmp_path / "scanner")},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert scan.returncode == 0, scan.stderr
-        assert scan.stdout.startswith("queued "), scan.stdout
+        scanned = rag_scan(env, corpus, tmp_path / "scanner")
+        assert scanned.startswith("queued "), scanned
         wait_for(lambda: path_jobs_left(postgres_url) == 0, "the queue to empty")
         assert worker.process.poll() is None, worker.log.read_text()
     finally:
