@@ -9,6 +9,12 @@ starts; then `rag scan` queues the generated folder (bench/corpus.py: every supp
 clock stops when the ledger holds every file and no job is left. Each run checks itself: every file in
 the ledger once, no failure, each worker's store holding the chunks of the files it ingested.
 
+With ``--moves``, each run then moves its folder twice while the workers run, as the watcher queues a
+folder move: once as move jobs (the new path's job reuses the stored vectors, then queues the old
+path), once as two path jobs per file (the old path's removal and the new path's ingest, re-embedded:
+how a move was queued before), in alternating order between rounds; the clock runs from the rename to
+the last job, and the ledger must then hold every file at its new path.
+
 The embedder is RAG_EMBEDDER (default: the packaged all-MiniLM-L6-v2), loaded by every worker. Prints
 one JSON object: per run the wall time, files per second, jobs per worker, and the speed-up over the
 baseline. On a machine with fewer cores than workers the workers share the cores: the speed-up is
@@ -20,14 +26,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +44,11 @@ from pydantic import SecretStr
 
 from bench.common import emit, progress
 from bench.corpus import generate
-from ingest.ledger import open_ledger
+from ingest.ledger import documents_under, open_ledger
 from ingest.queue import IngestQueue, QueueSettings
+from ingest.service import source_of
 from rag.config import Settings
+from rag.types import DocumentRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_EMBEDDER = "sentence-transformers:all-MiniLM-L6-v2"
@@ -53,6 +63,7 @@ class Options:
     database_url: str | None
     timeout_s: float
     rounds: int
+    moves: bool = False
 
 
 def parse_args(argv: Sequence[str] | None) -> Options:
@@ -73,6 +84,11 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         help="Run every worker count this many times, interleaved; the fastest run of each counts (other "
         "load on the machine only ever slows a run down).",
     )
+    parser.add_argument(
+        "--moves",
+        action="store_true",
+        help="After each ingest, time moving the folder as move jobs against two path jobs per file.",
+    )
     args = parser.parse_args(argv)
     return Options(
         files=args.files,
@@ -82,6 +98,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         database_url=args.database_url,
         timeout_s=args.timeout_s,
         rounds=args.rounds,
+        moves=args.moves,
     )
 
 
@@ -113,7 +130,9 @@ class _Server:
         return self._url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> dict[str, Any]:
+def run(
+    options: Options, docs: Path, workdir: Path, url: str, count: int, moves_first: bool = True
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.setdefault("HF_HUB_OFFLINE", "1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
@@ -125,6 +144,9 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
     queue.prepare()
     logs = [workdir / f"worker{n}.log" for n in range(count)]
     processes: list[subprocess.Popen[bytes]] = []
+    folder = workdir / "docs"  # this run's own copy: --moves renames it
+    shutil.copytree(docs, folder)
+    moves: dict[str, Any] = {}
     try:
         for n, log in enumerate(logs):
             with log.open("wb") as out:
@@ -140,7 +162,7 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
         progress(f"  {count} workers ready; queueing {options.files} files")
         started = time.perf_counter()
         scan = subprocess.run(
-            [sys.executable, "-m", "api.cli", "scan", str(docs), "--json"],
+            [sys.executable, "-m", "api.cli", "scan", str(folder), "--json"],
             env=env | {"RAG_DATA_DIR": str(workdir / "scanner")},
             capture_output=True,
             text=True,
@@ -148,6 +170,10 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
         )
         _wait(lambda: queue.files_in_progress() == 0, processes, logs, options.timeout_s)
         wall = time.perf_counter() - started
+        ingest_lines = [len(log.read_text().splitlines()) for log in logs]  # the moves log more lines
+        if options.moves:
+            wait = partial(_wait, processes=processes, logs=logs, timeout_s=options.timeout_s)
+            moves = _time_moves(queue, folder, settings, options.files, wait, moves_first)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -159,7 +185,10 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
         documents, failures = ledger.count(), ledger.failures()
     finally:
         ledger.close()
-    jobs = [sum(line.strip().startswith("added") for line in log.read_text().splitlines()) for log in logs]
+    jobs = [
+        sum(line.strip().startswith("added") for line in log.read_text().splitlines()[:lines])
+        for log, lines in zip(logs, ingest_lines, strict=True)
+    ]
     return {
         "workers": count,
         "files": options.files,
@@ -172,7 +201,54 @@ def run(options: Options, docs: Path, workdir: Path, url: str, count: int) -> di
             "failed": [f.source for f in failures],
             "ok": documents == options.files and not failures and sum(jobs) == options.files,
         },
+    } | ({"moves": moves} if options.moves else {})
+
+
+def _time_moves(
+    queue: IngestQueue,
+    folder: Path,
+    settings: Settings,
+    files: int,
+    wait: Callable[[Callable[[], bool]], None],
+    moves_first: bool,
+) -> dict[str, Any]:
+    """Move the ingested folder twice, once each way of queueing a move; seconds per way."""
+    ways = ["move_jobs", "two_path_jobs"] if moves_first else ["two_path_jobs", "move_jobs"]
+    seconds: dict[str, float] = {}
+    with queue:
+        for n, way in enumerate(ways):
+            moved = folder.with_name(f"docs-moved-{n}")
+            old_root = source_of(folder)
+            old = [r.source for r in _documents(settings)]
+            started = time.perf_counter()
+            folder.rename(moved)
+            for source in old:
+                new = source_of(moved / Path(source).relative_to(old_root))
+                if way == "move_jobs":
+                    queue.enqueue_move(new, source)
+                else:
+                    queue.enqueue_path(new)  # as the watcher queued a move before: new path, then old
+                    queue.enqueue_path(source)
+            wait(lambda: queue.files_in_progress() == 0)
+            seconds[way] = round(time.perf_counter() - started, 2)
+            now = [r.source for r in _documents(settings)]
+            if len(now) != files or not all(s.startswith(source_of(moved) + os.sep) for s in now):
+                raise SystemExit(
+                    f"after the move ({way}) the ledger holds {len(now)} documents, not all moved"
+                )
+            folder = moved
+    return seconds | {
+        "order": ways,
+        "speedup_over_two_path_jobs": round(seconds["two_path_jobs"] / seconds["move_jobs"], 2),
     }
+
+
+def _documents(settings: Settings) -> list[DocumentRecord]:
+    ledger = open_ledger(settings)
+    try:
+        return list(documents_under(ledger))
+    finally:
+        ledger.close()
 
 
 def _registered(url: str) -> int:
@@ -206,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 progress(f"round {round_ + 1}: {count} worker(s), {options.files} files ({options.embedder})")
                 workdir = Path(tmp) / f"run-{round_}-{count}"
                 workdir.mkdir()
-                tried[count].append(run(options, docs, workdir, server.create_database(), count))
+                url = server.create_database()
+                tried[count].append(run(options, docs, workdir, url, count, moves_first=round_ % 2 == 0))
                 progress(f"  {tried[count][-1]['wall_s']} s, {tried[count][-1]['files_per_s']} files/s")
     runs = [
         min(tried[count], key=lambda r: float(r["wall_s"])) | {"walls_s": [r["wall_s"] for r in tried[count]]}

@@ -16,9 +16,8 @@ def test_every_run_ingests_every_file_once_and_reports_the_speedup(
     with OllamaProtocolServer(models=["nomic-embed-text:latest"]) as ollama:
         monkeypatch.setenv("RAG_EMBEDDER", "ollama:nomic-embed-text")
         monkeypatch.setenv("RAG_OLLAMA_HOST", ollama.url)
-        result = workers.main(
-            ["--files", "8", "--words", "120", "--workers", "1,2", "--database-url", postgres_server.url()]
-        )
+        tiny = ["--files", "8", "--words", "120", "--workers", "1,2", "--moves"]
+        result = workers.main([*tiny, "--database-url", postgres_server.url()])
     one, two = result["runs"]["workers_1"], result["runs"]["workers_2"]
     assert result["all_consistent"]
     assert (one["workers"], two["workers"]) == (1, 2)
@@ -26,3 +25,6 @@ def test_every_run_ingests_every_file_once_and_reports_the_speedup(
     assert one["check"] == two["check"] == {"documents": 8, "failed": [], "ok": True}
     assert one["scan"]["queued"] == two["scan"]["queued"] == 8
     assert result["speedup_over_baseline"]["workers_2"] > 0
+    # Each run moved its folder both ways (it checks the ledger holds every file at its new path).
+    assert one["moves"]["order"] == two["moves"]["order"] == ["move_jobs", "two_path_jobs"]
+    assert one["moves"]["move_jobs"] > 0 and one["moves"]["two_path_jobs"] > 0
