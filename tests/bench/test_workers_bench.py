@@ -28,3 +28,4 @@ def test_every_run_ingests_every_file_once_and_reports_the_speedup(
     # Each run moved its folder both ways (it checks the ledger holds every file at its new path).
     assert one["moves"]["order"] == two["moves"]["order"] == ["move_jobs", "two_path_jobs"]
     assert one["moves"]["move_jobs"] > 0 and one["moves"]["two_path_jobs"] > 0
+    assert one["moves_by_round"] == [one["moves"]]
