@@ -245,14 +245,7 @@ class IngestQueue:
     def enqueue_path(self, source: str) -> bool:
         """Queue ``source`` (an absolute path) to be brought up to date: ingested, updated, or removed if
         the file is gone. False if a job for it was already waiting (the two coalesce)."""
-        key = self._key(source)
-        try:
-            self._path_task.configure(lock=key, queueing_lock=key).defer(source=source)
-        except queue_errors.AlreadyEnqueued:
-            return False
-        except queue_errors.ConnectorException as exc:
-            raise unreachable(self.settings.database_url, exc) from exc
-        return True
+        return self._defer_file_job(self._path_task, source)
 
     def enqueue_move(self, source: str, moved_from: str) -> bool:
         """Queue ``source``, a file that was at ``moved_from`` (absolute paths), to be ingested reusing
@@ -261,12 +254,18 @@ class IngestQueue:
         ``source`` was already waiting: the same move (the replicas watching one folder each see it)
         needs nothing more; any other job ingests the file without reusing, and ``moved_from`` is queued
         here."""
+        if self._defer_file_job(self._move_task, source, moved_from=moved_from):
+            return True
+        if self._waiting_move_from(self._key(source)) != moved_from:
+            self.enqueue_path(moved_from)
+        return False
+
+    def _defer_file_job(self, task: Any, source: str, **args: JSONValue) -> bool:
+        """Queue one job of a file under the path's lock and queueing lock; False if one was waiting."""
         key = self._key(source)
         try:
-            self._move_task.configure(lock=key, queueing_lock=key).defer(source=source, moved_from=moved_from)
+            task.configure(lock=key, queueing_lock=key).defer(source=source, **args)
         except queue_errors.AlreadyEnqueued:
-            if self._waiting_move_from(key) != moved_from:
-                self.enqueue_path(moved_from)
             return False
         except queue_errors.ConnectorException as exc:
             raise unreachable(self.settings.database_url, exc) from exc
